@@ -1,0 +1,182 @@
+"""The one extension point: a ``Check`` with one method, ``run(ctx)``.
+
+A check's pydantic fields are its configuration, so ``- length: {max_chars: 200}`` in a policy and
+``Length(max_chars=200)`` in code are the same thing. ``run`` may be a ``def`` or an ``async def``
+and returns a :class:`CheckResult`, a score in [0, 1], or a bool. A check that *fails* returns a
+low score with evidence; a check that *raises* is broken, and the answer goes to review.
+
+Checks that score many records faster together (embedding models) override ``run_batch``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from catalyst.errors import ConfigError
+from catalyst.records import CheckResult, Evidence, Interaction
+
+__all__ = ["Check", "CheckContext", "check", "to_result"]
+
+
+@dataclass(slots=True)
+class CheckContext:
+    """What a check sees: the interaction, plus services the runtime provides (model client...)."""
+
+    record: Interaction
+    services: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def output(self) -> str:
+        return self.record.output
+
+    @property
+    def input(self) -> str:
+        return self.record.input_text
+
+    @property
+    def context(self) -> list[str]:
+        return self.record.context
+
+    @property
+    def samples(self) -> list[str]:
+        return self.record.samples
+
+    @property
+    def logprobs(self) -> list[float] | None:
+        return self.record.logprobs
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.record.metadata
+
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class Check(BaseModel):
+    """Base class of every check.
+
+    Class attributes (not configuration):
+
+    - ``name``: the name policies use (lower_snake_case).
+    - ``costly``: run only when the cheap checks leave the answer in the review band.
+    - ``catches`` / ``cost``: one line each for the generated checks reference.
+
+    Configuration fields every check has: ``threshold`` (a score below it fails the check).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: ClassVar[str] = ""
+    costly: ClassVar[bool] = False
+    catches: ClassVar[str] = ""
+    cost: ClassVar[str] = "cheap"
+
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0, description="a score below this fails the check")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name and not _NAME_RE.match(cls.name):
+            raise ConfigError(f"check name {cls.name!r} must be lower_snake_case, like `max_length`")
+
+    # -- the extension point -------------------------------------------------------------
+    def run(self, ctx: CheckContext) -> CheckResult | float | bool:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must implement run(ctx)")
+
+    def run_batch(self, ctxs: Sequence[CheckContext]) -> list[CheckResult | float | bool]:
+        """Score many contexts. Override when batching is faster; the default loops ``run``."""
+        return [self.run(c) for c in ctxs]
+
+    # -- helpers for implementations -----------------------------------------------------
+    @classmethod
+    def is_async(cls) -> bool:
+        return inspect.iscoroutinefunction(cls.run)
+
+    def result(self, score: float, *, evidence: list[Evidence] | None = None,
+               passed: bool | None = None, **details: Any) -> CheckResult:
+        """Build a result; ``passed`` defaults to ``score >= threshold``."""
+        score = min(1.0, max(0.0, float(score)))
+        return CheckResult(
+            name=self.name, score=score,
+            passed=(score >= self.threshold) if passed is None else passed,
+            evidence=evidence or [], details=details,
+        )
+
+
+def to_result(check: Check, value: Any, name: str | None = None) -> CheckResult:
+    """Normalise what ``run`` returned into a ``CheckResult`` named ``name``."""
+    label = name or check.name
+    if isinstance(value, CheckResult):
+        if value.name != label:
+            value = value.model_copy(update={"name": label})
+        return value
+    if isinstance(value, bool):
+        return CheckResult(name=label, score=1.0 if value else 0.0, passed=value)
+    if isinstance(value, int | float):
+        score = float(value)
+        if not 0.0 <= score <= 1.0 or score != score:
+            raise ValueError(f"check `{label}` returned score {value!r}; scores are in [0, 1]")
+        return CheckResult(name=label, score=score, passed=score >= check.threshold)
+    raise TypeError(f"check `{label}` returned {type(value).__name__}; return a CheckResult, a float or a bool")
+
+
+def check(fn: Callable[..., Any] | None = None, *, name: str | None = None, costly: bool = False,
+          threshold: float = 0.5, catches: str = "", register: bool = True) -> Any:
+    """Turn a function ``f(ctx) -> CheckResult | float | bool`` (sync or async) into a Check class.
+
+    >>> @check
+    ... def mentions_refund(ctx):
+    ...     return "refund" in ctx.output
+    >>> policy_uses = mentions_refund()  # an instance, like any other check
+
+    The class is registered under ``name`` (default: the function's name) so policies can use it.
+    """
+
+    def wrap(f: Callable[..., Any]) -> type[Check]:
+        check_name = name or f.__name__
+        doc = catches or (inspect.getdoc(f) or "").split("\n")[0]
+        if inspect.iscoroutinefunction(f):
+            async def arun(self: Check, ctx: CheckContext) -> Any:
+                return await f(ctx)
+            body: dict[str, Any] = {"run": arun}
+        else:
+            def srun(self: Check, ctx: CheckContext) -> Any:
+                return f(ctx)
+            body = {"run": srun}
+        body.update({
+            "__module__": f.__module__, "__doc__": f.__doc__,
+            "__annotations__": {"threshold": float, "name": ClassVar[str], "costly": ClassVar[bool],
+                                "catches": ClassVar[str]},
+            "name": check_name, "costly": costly, "catches": doc,
+            "threshold": Field(default=threshold, ge=0.0, le=1.0),
+        })
+        cls = type(f.__name__, (Check,), body)
+        if register:
+            from catalyst.registry import register as _register
+            _register(cls, replace=True)
+        return cls
+
+    return wrap(fn) if fn is not None else wrap
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+def run_async_in_loop(coro: Any) -> Any:
+    """Run a coroutine from sync code, also when called inside a running loop (notebooks)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as ex:
+        return ex.submit(asyncio.run, coro).result()

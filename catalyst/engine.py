@@ -1,0 +1,208 @@
+"""The logic of one validation, without I/O: run checks over a batch, aggregate, decide.
+
+Shared by the sync and async paths (only *how* a check is called differs) and by every node of the flow.
+A check that raises or returns garbage yields an error result: the answer then goes to review, never accept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from catalyst.checks import Check, CheckContext, to_result
+from catalyst.policy import CompiledPolicy, Plan, Step
+from catalyst.records import SEVERITY, CheckResult, Decision, Interaction, Verdict
+
+
+@dataclass(slots=True)
+class Item:
+    """One answer travelling through the flow."""
+
+    record: Interaction
+    results: list[CheckResult] = field(default_factory=list)
+    confidence: float = 0.0
+    decision: Decision = Decision.REVIEW
+    reasons: list[str] = field(default_factory=list)
+    attempts: int = 1
+    escalated: bool = False
+    delivered: str | None = None  # the output handed back when it differs from the input (retried, corrected)
+    started: float = field(default_factory=time.perf_counter)
+    ms: float = 0.0
+    verdict: Verdict | None = None
+
+
+def make_items(records: Sequence[Interaction]) -> list[Item]:
+    return [Item(record=r) for r in records]
+
+
+def _error_result(step: Step, exc: BaseException, ms: float) -> CheckResult:
+    return CheckResult(name=step.label, score=None, passed=False, ms=ms,
+                       error=f"{type(exc).__name__}: {exc}"[:2000])
+
+
+def _group(policy: CompiledPolicy, items: Sequence[Item], pick: str) -> dict[int, tuple[Step, list[Item]]]:
+    """Group items by check instance (segments may configure one check differently)."""
+    groups: dict[int, tuple[Step, list[Item]]] = {}
+    for it in items:
+        for step in getattr(policy.plan_for(it.record.segment), pick):
+            key = id(step.check)
+            if key not in groups:
+                groups[key] = (step, [])
+            groups[key][1].append(it)
+    return groups
+
+
+def _store(step: Step, batch: list[Item], raw: Sequence[Any], ms_each: float) -> None:
+    for it, value in zip(batch, raw, strict=True):
+        try:
+            res = to_result(step.check, value, step.label)
+        except (TypeError, ValueError) as e:
+            res = _error_result(step, e, ms_each)
+        else:
+            if res.ms == 0.0:
+                res.ms = ms_each
+        it.results.append(res)
+
+
+def _run_sync_step(step: Step, batch: list[Item], services: dict[str, Any]) -> None:
+    check: Check = step.check
+    ctxs = [CheckContext(it.record, services) for it in batch]
+    t0 = time.perf_counter()
+    try:
+        raw = check.run_batch(ctxs)
+        if inspect.isawaitable(raw) or (raw and inspect.isawaitable(raw[0])):
+            raise TypeError("run_batch returned awaitables; make run async instead")
+        if len(raw) != len(ctxs):
+            raise ValueError(f"run_batch returned {len(raw)} results for {len(ctxs)} records")
+    except Exception:
+        # isolate the record(s) that broke the check: score one by one
+        for it, ctx in zip(batch, ctxs, strict=True):
+            t1 = time.perf_counter()
+            try:
+                value = check.run(ctx)
+            except Exception as e:  # noqa: BLE001 - a broken check must not break the batch
+                it.results.append(_error_result(step, e, (time.perf_counter() - t1) * 1000))
+                continue
+            _store(step, [it], [value], (time.perf_counter() - t1) * 1000)
+        return
+    _store(step, batch, raw, (time.perf_counter() - t0) * 1000 / max(1, len(batch)))
+
+
+async def _run_async_step(step: Step, batch: list[Item], services: dict[str, Any], limit: int) -> None:
+    sem = asyncio.Semaphore(limit)
+
+    async def one(it: Item) -> None:
+        async with sem:
+            t1 = time.perf_counter()
+            try:
+                value = await step.check.run(CheckContext(it.record, services))  # type: ignore[misc]
+            except Exception as e:  # noqa: BLE001
+                it.results.append(_error_result(step, e, (time.perf_counter() - t1) * 1000))
+                return
+            _store(step, [it], [value], (time.perf_counter() - t1) * 1000)
+
+    await asyncio.gather(*(one(it) for it in batch))
+
+
+async def arun_checks(policy: CompiledPolicy, items: Sequence[Item], pick: str, services: dict[str, Any],
+                      concurrency: int = 8) -> None:
+    """Run the ``pick`` ("cheap" or "costly") steps of each item's plan; async checks run concurrently."""
+    sync_groups, async_groups = [], []
+    for step, batch in _group(policy, items, pick).values():
+        (async_groups if type(step.check).is_async() else sync_groups).append((step, batch))
+    for step, batch in sync_groups:
+        _run_sync_step(step, batch, services)
+    if async_groups:
+        await asyncio.gather(*(_run_async_step(s, b, services, concurrency) for s, b in async_groups))
+
+
+def run_checks(policy: CompiledPolicy, items: Sequence[Item], pick: str, services: dict[str, Any],
+               concurrency: int = 8) -> None:
+    """Sync path: sync checks are called directly; async ones (if any) share one event loop."""
+    groups = list(_group(policy, items, pick).values())
+    if all(not type(step.check).is_async() for step, _ in groups):
+        for step, batch in groups:
+            _run_sync_step(step, batch, services)
+        return
+    from catalyst.checks import run_async_in_loop
+
+    run_async_in_loop(arun_checks(policy, items, pick, services, concurrency))
+
+
+# -- deciding -------------------------------------------------------------------------------------
+
+def aggregate(results: Sequence[CheckResult], plan: Plan, method: str) -> float:
+    weights = {s.label: s.weight for s in plan.steps}
+    pairs = [(r.score, weights.get(r.name, 1.0)) for r in results if r.score is not None]
+    pairs = [(s, w) for s, w in pairs if w > 0]
+    if not pairs:
+        # only rule checks (weight 0) or all broken: confidence follows whether all passed
+        return 1.0 if results and all(r.passed for r in results) else 0.0
+    if method == "min":
+        return min(s for s, _ in pairs)
+    total = sum(w for _, w in pairs)
+    if method == "geometric_mean":
+        return math.exp(sum(w * math.log(max(s, 1e-6)) for s, w in pairs) / total)
+    return sum(s * w for s, w in pairs) / total
+
+
+def decide(item: Item, policy: CompiledPolicy) -> None:
+    """Set confidence, decision and reasons from the item's results (strictest rule wins)."""
+    plan = policy.plan_for(item.record.segment)
+    conf = aggregate(item.results, plan, policy.policy.aggregate)
+    if policy.calibrator is not None:
+        conf = float(policy.calibrator(conf, {r.name: r.score for r in item.results}))
+    conf = min(1.0, max(0.0, conf))
+    item.confidence = conf
+    th = plan.thresholds
+    reasons: list[str] = []
+    if conf >= th.accept:
+        decision = Decision.ACCEPT
+    elif conf < th.block:
+        decision = Decision.BLOCK
+        reasons.append(f"confidence {conf:.2f} is below the block threshold {th.block:.2f}")
+    else:
+        decision = Decision.REVIEW
+        reasons.append(f"confidence {conf:.2f} is in the review band [{th.block:.2f}, {th.accept:.2f})")
+    rules = {s.label: s.on_fail for s in plan.steps if s.on_fail is not None}
+    fired: list[Decision] = []
+    for r in item.results:
+        if r.error is None and not r.passed and r.name in rules:
+            action = rules[r.name]
+            assert action is not None
+            why = r.evidence[0].reason if r.evidence else f"score {r.score:.2f}"
+            reasons.append(f"check `{r.name}` failed ({why}): {action.value}")
+            fired.append(action)
+    if fired:  # hard rules override the thresholds; the strictest rule wins
+        decision = max(fired, key=SEVERITY.__getitem__)
+    for r in item.results:
+        if r.error is not None:
+            reasons.append(f"check `{r.name}` broke ({r.error}); sent to review")
+            decision = _stricter(decision, Decision.REVIEW)
+    item.decision = decision
+    item.reasons = reasons
+
+
+def _stricter(a: Decision, b: Decision) -> Decision:
+    return a if SEVERITY[a] >= SEVERITY[b] else b
+
+
+def needs_escalation(policy: CompiledPolicy, item: Item) -> bool:
+    """Costly checks pay off only when the cheap ones leave the answer in doubt (review band, not blocked)."""
+    return bool(policy.plan_for(item.record.segment).costly) and not item.escalated and item.decision is Decision.REVIEW
+
+
+def to_verdict(item: Item, policy: CompiledPolicy, output: str | None = None) -> Verdict:
+    item.ms = (time.perf_counter() - item.started) * 1000
+    v = Verdict.model_construct(
+        id=item.record.id, confidence=item.confidence, decision=item.decision, policy=policy.version,
+        checks=item.results, reasons=item.reasons, attempts=item.attempts, output=output,
+        segment=item.record.segment, ms=item.ms,
+    )
+    item.verdict = v
+    return v

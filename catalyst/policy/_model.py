@@ -1,0 +1,166 @@
+"""The policy as data: which checks, how they combine, where the thresholds are."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from catalyst.records import Decision
+
+#: Keys of a check entry that configure the policy's use of the check, not the check itself.
+RESERVED_KEYS = ("weight", "on_fail", "costly", "as")
+
+
+class CheckSpec(BaseModel):
+    """One check in a policy: ``- length: {max_chars: 400}`` with optional ``weight``, ``on_fail``, ``costly``, ``as``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    check: str = Field(description="registered check name")
+    label: str = Field(default="", alias="as", description="name in verdicts; set it to use one check twice")
+    config: dict[str, Any] = Field(default_factory=dict, description="the check's own settings")
+    weight: float = Field(default=1.0, ge=0.0, le=100.0, description="weight in the aggregate; 0 = rule only")
+    on_fail: Literal["block", "review", "retry"] | None = Field(
+        default=None, description="hard rule: when this check fails, at least this decision")
+    costly: bool | None = Field(default=None, description="override: run only when cheap checks leave doubt")
+
+    @model_validator(mode="after")
+    def _label(self) -> CheckSpec:
+        if not self.label:
+            self.label = self.check
+        return self
+
+
+class Thresholds(BaseModel):
+    """``confidence >= accept`` accepts, ``< block`` blocks, the band between goes to review."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accept: float = Field(default=0.8, ge=0.0, le=1.0)
+    block: float = Field(default=0.3, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.block > self.accept:
+            raise ValueError(f"block threshold {self.block} is above accept threshold {self.accept}; "
+                             "block must be <= accept (the review band lies between)")
+        return self
+
+
+class RetrySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_retries: int = Field(default=2, ge=0, le=10, description="re-asks of the model at most")
+    on_exhausted: Literal["review", "block"] = "review"
+
+
+class ReviewSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sla_hours: float = Field(default=24.0, gt=0, description="items older than this are flagged")
+
+
+class SegmentOverride(BaseModel):
+    """Settings for records whose ``metadata.segment`` contains every ``match`` pair."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    match: dict[str, Any] = Field(min_length=1)
+    thresholds: Thresholds | None = None
+    checks: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="check label → settings that replace the policy's for this segment")
+    weights: dict[str, float] = Field(default_factory=dict)
+
+
+class Policy(BaseModel):
+    """A validation policy. Load one with :func:`catalyst.load_policy`; build one in code with :meth:`of`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="policy", pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = ""
+    checks: list[CheckSpec] = Field(min_length=1)
+    aggregate: Literal["weighted_mean", "min", "geometric_mean"] = "weighted_mean"
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    retry: RetrySpec = Field(default_factory=RetrySpec)
+    review: ReviewSpec = Field(default_factory=ReviewSpec)
+    segments: list[SegmentOverride] = Field(default_factory=list)
+    calibration: dict[str, Any] | None = Field(
+        default=None, description="a fitted calibrator (see `catalyst calibrate`), applied to the aggregate")
+
+    @field_validator("checks", mode="before")
+    @classmethod
+    def _expand(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [_expand_entry(e) for e in v]
+        return v
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> Policy:
+        seen: set[str] = set()
+        for spec in self.checks:
+            if spec.label in seen:
+                raise ValueError(f"check `{spec.label}` appears twice; give one an `as: other_name`")
+            seen.add(spec.label)
+        labels = seen
+        for seg in self.segments:
+            for key in [*seg.checks, *seg.weights]:
+                if key not in labels:
+                    raise ValueError(f"segment override names check `{key}`, which the policy does not use; "
+                                     f"used: {', '.join(sorted(labels))}")
+        return self
+
+    @classmethod
+    def of(cls, *checks: Any, name: str = "inline", **settings: Any) -> Policy:
+        """A policy from check instances: ``Policy.of(NonEmpty(), Length(max_chars=400), thresholds={...})``."""
+        from catalyst.checks import Check
+
+        specs = []
+        for c in checks:
+            if not isinstance(c, Check):
+                raise TypeError(f"Policy.of takes Check instances, got {type(c).__name__}")
+            specs.append(CheckSpec(check=c.name, config=c.model_dump(exclude_defaults=True)))
+        return cls(name=name, checks=specs, **settings)
+
+    def normalised(self) -> dict[str, Any]:
+        """Content that defines behaviour (description excluded), with check defaults resolved."""
+        from catalyst import registry
+
+        data = self.model_dump(mode="json", exclude={"description"}, by_alias=True)
+        for spec, out in zip(self.checks, data["checks"], strict=True):
+            try:
+                out["config"] = registry.get(spec.check)(**spec.config).model_dump(mode="json")
+            except Exception:  # invalid config is reported by compile; hash what was written
+                pass
+        return data
+
+    @property
+    def version(self) -> str:
+        """``name@hash7``: changes whenever behaviour-relevant content changes; written on every verdict."""
+        digest = hashlib.sha256(orjson.dumps(self.normalised(), option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return f"{self.name}@{digest[:7]}"
+
+
+def _expand_entry(entry: Any) -> Any:
+    """``- length: {max_chars: 3}\\n  weight: 2`` → ``{check: length, config: {...}, weight: 2}``."""
+    if isinstance(entry, str):
+        return {"check": entry}
+    if not isinstance(entry, dict) or "check" in entry:
+        return entry
+    names = [k for k in entry if k not in RESERVED_KEYS]
+    if len(names) != 1:
+        raise ValueError(
+            "a check entry names exactly one check, like `- length: {max_chars: 400}`; "
+            f"found {names or 'none'} (policy keys allowed beside it: {', '.join(RESERVED_KEYS)})")
+    name = names[0]
+    config = entry[name]
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise ValueError(f"settings of check `{name}` must be a mapping, like `{name}: {{threshold: 0.7}}`")
+    out = {k: entry[k] for k in RESERVED_KEYS if k in entry}
+    out.update(check=name, config=config)
+    return out

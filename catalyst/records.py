@@ -1,0 +1,150 @@
+"""The JSONL record contract: an interaction in, a verdict out (see DESIGN.md).
+
+These models are the one definition of the wire format; every part reads and writes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import Enum
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Message = dict[str, Any]
+
+
+class Decision(str, Enum):
+    """What happens to an answer. Closed: no other outcome exists."""
+
+    ACCEPT = "accept"
+    REVIEW = "review"
+    BLOCK = "block"
+    RETRY = "retry"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: Severity order used when several rules fire at once: the strictest wins.
+SEVERITY: dict[Decision, int] = {
+    Decision.ACCEPT: 0,
+    Decision.RETRY: 1,
+    Decision.REVIEW: 2,
+    Decision.BLOCK: 3,
+}
+
+
+class Interaction(BaseModel):
+    """One answer to validate. Only ``output`` is required; ``id`` is derived from content when absent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+    id: str = ""
+    input: str | list[Message] | None = None
+    output: str
+    context: list[str] = Field(default_factory=list)
+    samples: list[str] = Field(default_factory=list)
+    logprobs: list[float] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    label: Literal[0, 1] | None = None
+
+    @field_validator("context", "samples", mode="before")
+    @classmethod
+    def _one_string_is_a_list(cls, v: Any) -> Any:
+        if v is None:
+            return []
+        if isinstance(v, str):
+            return [v]
+        return v
+
+    @model_validator(mode="after")
+    def _derive_id(self) -> Interaction:
+        if not self.id:
+            self.id = content_id(self.input, self.output, self.context)
+        return self
+
+    @property
+    def input_text(self) -> str:
+        """The input as plain text (chat messages joined by role)."""
+        if self.input is None:
+            return ""
+        if isinstance(self.input, str):
+            return self.input
+        parts = []
+        for m in self.input:
+            content = m.get("content", "")
+            if isinstance(content, list):  # OpenAI content parts
+                content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+            parts.append(f"{m.get('role', 'user')}: {content}")
+        return "\n".join(parts)
+
+    @property
+    def segment(self) -> dict[str, Any]:
+        seg = self.metadata.get("segment")
+        return seg if isinstance(seg, dict) else {}
+
+
+def content_id(input: Any, output: str, context: list[str] | None) -> str:
+    """A stable id from the content, so re-running the same file (``--resume``) finds the same ids."""
+    blob = orjson.dumps([input, output, context or []], option=orjson.OPT_SORT_KEYS)
+    return "h-" + hashlib.blake2b(blob, digest_size=8).hexdigest()
+
+
+class Evidence(BaseModel):
+    """Why a check scored as it did: a character span of the output (or input, or a context passage)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: int
+    end: int
+    reason: str
+    field: Literal["output", "input", "context"] = "output"
+    passage: int | None = None  # index into ``context`` when field == "context"
+    text: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Evidence:
+        if self.start < 0 or self.end < self.start:
+            raise ValueError(f"span [{self.start}, {self.end}) is not a valid span")
+        return self
+
+
+class CheckResult(BaseModel):
+    """One check's result. ``score`` is a confidence in [0, 1]: higher means more trustworthy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
+    passed: bool
+    evidence: list[Evidence] = Field(default_factory=list)
+    ms: float = 0.0
+    error: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Verdict(BaseModel):
+    """The outcome for one interaction."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    decision: Decision
+    policy: str
+    checks: list[CheckResult] = Field(default_factory=list)
+    reasons: list[str] = Field(default_factory=list)
+    attempts: int = 1
+    output: str | None = None  # set when the delivered text differs from the input (redacted, retried)
+    segment: dict[str, Any] = Field(default_factory=dict)
+    ms: float | None = None
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.passed]
+
+    def to_json(self) -> str:
+        """One JSONL line (without the newline)."""
+        return self.model_dump_json(exclude_none=True)

@@ -1,0 +1,262 @@
+"""The DuckDB log of every verdict: buffered, written in Arrow batches, queried through a small API."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from catalyst.records import SEVERITY, Decision, Interaction, Verdict
+from catalyst.store._connect import open_db
+
+_EMPTY = "[]"
+
+
+def _j(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not value:
+        return _EMPTY if isinstance(value, list) else "{}"
+    return orjson.dumps(value).decode()
+
+
+class Store:
+    """The verdict log in one DuckDB file.
+
+    ``add`` buffers; ``flush`` writes everything buffered in one transaction (verdicts, interactions,
+    check results, review items) and returns the count — once it returns, those verdicts are durable.
+    ``keep_open=False`` takes a connection per flush and per query, so several processes can share a file.
+    """
+
+    def __init__(self, path: str | Path = "catalyst.duckdb", *, keep_open: bool = True,
+                 buffer_rows: int = 5000, lock_timeout: float = 10.0) -> None:
+        self.path = str(path)
+        self.keep_open = keep_open
+        self.buffer_rows = buffer_rows
+        self.lock_timeout = lock_timeout
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.RLock()
+        self._buf: list[tuple[Interaction, Verdict]] = []
+        self.written = 0
+
+    # -- connections ---------------------------------------------------------------------------
+    @contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A migrated connection; held for the Store's life when ``keep_open``, else closed after use."""
+        with self._lock:
+            if self.keep_open:
+                if self._con is None:
+                    self._con = open_db(self.path, lock_timeout=self.lock_timeout)
+                yield self._con
+                return
+            con = open_db(self.path, read_only=read_only, lock_timeout=self.lock_timeout)
+            try:
+                yield con
+            finally:
+                con.close()
+
+    def close(self) -> None:
+        """Flush what is buffered and release the file."""
+        with self._lock:
+            try:
+                self.flush()
+            finally:
+                if self._con is not None:
+                    self._con.close()
+                    self._con = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------------
+    def add(self, pairs: Iterable[tuple[Interaction, Verdict]]) -> None:
+        """Buffer verdicts with their interactions; flushes by itself when the buffer is full."""
+        with self._lock:
+            self._buf.extend(pairs)
+            if len(self._buf) >= self.buffer_rows:
+                self.flush()
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)
+
+    def flush(self) -> int:
+        """Write the buffer in one transaction. Returns how many verdicts were written."""
+        with self._lock:
+            if not self._buf:
+                return 0
+            batch, self._buf = self._buf, []
+            tables = _to_arrow(batch)
+            try:
+                with self.connect() as con:
+                    _write(con, tables)
+            except BaseException:
+                self._buf = batch + self._buf  # nothing is lost: the rows stay buffered
+                raise
+            self.written += len(batch)
+            return len(batch)
+
+    # -- reading -------------------------------------------------------------------------------
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        with self.connect(read_only=True) as con:
+            cur = con.execute(sql, params or [])
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    def verdicts(self, *, since: datetime | None = None, decision: Decision | str | None = None,
+                 policy: str | None = None, limit: int | None = None,
+                 as_: Literal["rows", "arrow", "df"] = "rows") -> Any:
+        """Verdicts, newest first, filtered by time, decision and policy version (prefix match on name@)."""
+        where, params = [], []
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(since)
+        if decision is not None:
+            where.append("decision = ?")
+            params.append(Decision(decision).value)
+        if policy is not None:
+            where.append("(policy = ? OR policy LIKE ?)")
+            params += [policy, f"{policy}@%"]
+        sql = "SELECT * FROM verdicts" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY created_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
+        if as_ == "rows":
+            return self.query(sql, params)
+        with self.connect(read_only=True) as con:
+            rel = con.execute(sql, params)
+            return rel.fetch_arrow_table() if as_ == "arrow" else rel.df()
+
+    def verdict(self, id: str) -> dict[str, Any] | None:
+        """The latest verdict for an interaction id, with its interaction and check results."""
+        with self.connect(read_only=True) as con:
+            def rows(sql: str, params: list[Any]) -> list[dict[str, Any]]:
+                cur = con.execute(sql, params)
+                cols = [d[0] for d in cur.description]
+                return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+            found = rows("SELECT * FROM verdicts WHERE id = ? ORDER BY created_at DESC LIMIT 1", [id])
+            if not found:
+                return None
+            v = found[0]
+            vid = v["verdict_id"]
+            inter = rows("SELECT * FROM interactions WHERE verdict_id = ?", [vid])
+            v["interaction"] = inter[0] if inter else None
+            v["checks"] = rows("SELECT * FROM check_results WHERE verdict_id = ?", [vid])
+            for c in v["checks"]:
+                c["evidence"] = orjson.loads(c["evidence"]) if c["evidence"] else []
+                c["details"] = orjson.loads(c["details"]) if c["details"] else {}
+            v["reasons"] = orjson.loads(v["reasons"]) if v["reasons"] else []
+            return v
+
+    def seen_ids(self) -> set[str]:
+        """Ids that already have a verdict (``validate --resume`` skips them)."""
+        if self.path != ":memory:" and not Path(self.path).exists():
+            return set()
+        with self.connect(read_only=True) as con:
+            return {r[0] for r in con.execute("SELECT DISTINCT id FROM verdicts").fetchall()}
+
+
+def _to_arrow(batch: list[tuple[Interaction, Verdict]]) -> dict[str, pa.Table]:
+    now = datetime.now(UTC)
+    v_cols: dict[str, list[Any]] = {k: [] for k in (
+        "verdict_id", "id", "created_at", "policy", "decision", "confidence", "attempts", "reasons", "output",
+        "segment", "ms")}
+    i_cols: dict[str, list[Any]] = {k: [] for k in (
+        "verdict_id", "id", "created_at", "input", "output", "context", "samples", "logprobs", "metadata", "label")}
+    c_cols: dict[str, list[Any]] = {k: [] for k in (
+        "verdict_id", "id", "name", "score", "passed", "ms", "error", "evidence", "details")}
+    review: list[tuple[Any, ...]] = []
+    for rec, v in batch:
+        vid = uuid.uuid4().hex
+        dec = v.decision.value
+        for k, val in (("verdict_id", vid), ("id", v.id), ("created_at", now), ("policy", v.policy),
+                       ("decision", dec), ("confidence", v.confidence), ("attempts", v.attempts),
+                       ("reasons", _j(v.reasons)), ("output", v.output), ("segment", _j(v.segment) or "{}"),
+                       ("ms", getattr(v, "ms", None))):
+            v_cols[k].append(val)
+        for k, val in (("verdict_id", vid), ("id", rec.id), ("created_at", now),
+                       ("input", None if rec.input is None else orjson.dumps(rec.input).decode()),
+                       ("output", rec.output), ("context", _j(rec.context)), ("samples", _j(rec.samples)),
+                       ("logprobs", _j(rec.logprobs)), ("metadata", _j(rec.metadata)), ("label", rec.label)):
+            i_cols[k].append(val)
+        for c in v.checks:
+            for k, val in (("verdict_id", vid), ("id", v.id), ("name", c.name), ("score", c.score),
+                           ("passed", c.passed), ("ms", c.ms), ("error", c.error),
+                           ("evidence", _EMPTY if not c.evidence else
+                            orjson.dumps([e.model_dump(exclude_none=True) for e in c.evidence]).decode()),
+                           ("details", _j(c.details))):
+                c_cols[k].append(val)
+        if v.decision is Decision.REVIEW:
+            review.append((v.id, vid, v.policy, v.confidence, SEVERITY[v.decision] + _severity_boost(v),
+                           _j(v.reasons), now, now))
+    ts = pa.timestamp("us", tz="UTC")
+    v_schema = pa.schema([("verdict_id", pa.string()), ("id", pa.string()), ("created_at", ts),
+                          ("policy", pa.string()), ("decision", pa.string()), ("confidence", pa.float64()),
+                          ("attempts", pa.int32()), ("reasons", pa.string()), ("output", pa.string()),
+                          ("segment", pa.string()), ("ms", pa.float64())])
+    i_schema = pa.schema([("verdict_id", pa.string()), ("id", pa.string()), ("created_at", ts),
+                          ("input", pa.string()), ("output", pa.string()), ("context", pa.string()),
+                          ("samples", pa.string()), ("logprobs", pa.string()), ("metadata", pa.string()),
+                          ("label", pa.int8())])
+    c_schema = pa.schema([("verdict_id", pa.string()), ("id", pa.string()), ("name", pa.string()),
+                          ("score", pa.float64()), ("passed", pa.bool_()), ("ms", pa.float64()),
+                          ("error", pa.string()), ("evidence", pa.string()), ("details", pa.string())])
+    out = {
+        "verdicts": pa.table(v_cols, schema=v_schema),
+        "interactions": pa.table(i_cols, schema=i_schema),
+        "check_results": pa.table(c_cols, schema=c_schema),
+    }
+    if review:
+        cols = list(zip(*review, strict=True))
+        out["review"] = pa.table(
+            {n: list(c) for n, c in zip(("id", "verdict_id", "policy", "confidence", "severity", "reasons",
+                                         "created_at", "updated_at"), cols, strict=True)},
+            schema=pa.schema([("id", pa.string()), ("verdict_id", pa.string()), ("policy", pa.string()),
+                              ("confidence", pa.float64()), ("severity", pa.int32()), ("reasons", pa.string()),
+                              ("created_at", ts), ("updated_at", ts)]))
+    return out
+
+
+def _severity_boost(v: Verdict) -> int:
+    """Broken checks and hard-rule failures outrank plain low confidence in the queue."""
+    if any(c.error for c in v.checks):
+        return 2
+    return 1 if any(not c.passed for c in v.checks) else 0
+
+
+def _write(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
+    con.execute("BEGIN")
+    try:
+        for name in ("verdicts", "interactions", "check_results"):
+            con.register("_catalyst_buf", tables[name])
+            con.execute(f"INSERT INTO {name} SELECT * FROM _catalyst_buf")
+            con.unregister("_catalyst_buf")
+        if "review" in tables:
+            con.register("_catalyst_buf", tables["review"])
+            # one item per interaction: a re-validated answer updates its item, never duplicates it
+            con.execute("""
+                INSERT INTO review_items (id, verdict_id, policy, confidence, severity, reasons, created_at,
+                                          updated_at)
+                SELECT id, last(verdict_id), last(policy), last(confidence), last(severity), last(reasons),
+                       min(created_at), max(updated_at)
+                FROM _catalyst_buf GROUP BY id
+                ON CONFLICT (id) DO UPDATE SET verdict_id = excluded.verdict_id, policy = excluded.policy,
+                    confidence = excluded.confidence, severity = excluded.severity, reasons = excluded.reasons,
+                    updated_at = excluded.updated_at,
+                    status = CASE WHEN review_items.status = 'decided' THEN 'pending' ELSE review_items.status END
+            """)
+            con.unregister("_catalyst_buf")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

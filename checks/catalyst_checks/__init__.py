@@ -1,0 +1,1 @@
+"""Catalyst's built-in checks, one module per family, registered through the ``catalyst.checks`` entry points."""
