@@ -13,6 +13,7 @@
         ├── StoreError            the DuckDB log could not be opened or written
         │   └── StoreLockedError  another process holds the DuckDB file read-write
         └── ModelCallError        a model endpoint could not be reached or answered badly
+            └── ModelBudgetExceeded  a verdict used up its budget of model calls or tokens
 
 User errors carry a message that names the thing and the fix; runtime failures carry the cause.
 """
@@ -77,3 +78,7 @@ class StoreLockedError(StoreError):
 
 class ModelCallError(RuntimeFailure):
     """A model endpoint could not be reached, timed out, or answered with something unusable."""
+
+
+class ModelBudgetExceeded(ModelCallError):
+    """A verdict used up its budget of model calls or tokens; the check fails closed (review)."""
