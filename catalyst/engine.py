@@ -85,7 +85,7 @@ def _run_sync_step(step: Step, batch: list[Item], services: dict[str, Any]) -> N
             t1 = time.perf_counter()
             try:
                 value = check.run(ctx)
-            except Exception as e:  # noqa: BLE001 - a broken check must not break the batch
+            except Exception as e:
                 it.results.append(_error_result(step, e, (time.perf_counter() - t1) * 1000))
                 continue
             _store(step, [it], [value], (time.perf_counter() - t1) * 1000)
@@ -101,7 +101,7 @@ async def _run_async_step(step: Step, batch: list[Item], services: dict[str, Any
             t1 = time.perf_counter()
             try:
                 value = await step.check.run(CheckContext(it.record, services))  # type: ignore[misc]
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 it.results.append(_error_result(step, e, (time.perf_counter() - t1) * 1000))
                 return
             _store(step, [it], [value], (time.perf_counter() - t1) * 1000)
@@ -137,7 +137,7 @@ def run_checks(policy: CompiledPolicy, items: Sequence[Item], pick: str, service
 # -- deciding -------------------------------------------------------------------------------------
 
 def aggregate(results: Sequence[CheckResult], plan: Plan, method: str) -> float:
-    weights = {s.label: s.weight for s in plan.steps}
+    weights = plan.weights
     pairs = [(r.score, weights.get(r.name, 1.0)) for r in results if r.score is not None]
     pairs = [(s, w) for s, w in pairs if w > 0]
     if not pairs:
@@ -169,7 +169,7 @@ def decide(item: Item, policy: CompiledPolicy) -> None:
     else:
         decision = Decision.REVIEW
         reasons.append(f"confidence {conf:.2f} is in the review band [{th.block:.2f}, {th.accept:.2f})")
-    rules = {s.label: s.on_fail for s in plan.steps if s.on_fail is not None}
+    rules = plan.rules
     fired: list[Decision] = []
     for r in item.results:
         if r.error is None and not r.passed and r.name in rules:

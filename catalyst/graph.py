@@ -60,10 +60,7 @@ def _walk(flow: Flow, state: FlowState) -> Any:
     node = FIRST
     for _ in range(MAX_STEPS):
         yield node
-        if node in ROUTERS:
-            node = _router(node)(flow, state)
-        else:
-            node = EDGES[node]
+        node = _router(node)(flow, state) if node in ROUTERS else EDGES[node]
         if node == END:
             return
     raise RuntimeError(f"flow did not finish in {MAX_STEPS} steps")

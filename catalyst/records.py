@@ -6,7 +6,7 @@ These models are the one definition of the wire format; every part reads and wri
 from __future__ import annotations
 
 import hashlib
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 import orjson
@@ -15,16 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 Message = dict[str, Any]
 
 
-class Decision(str, Enum):
+class Decision(StrEnum):
     """What happens to an answer. Closed: no other outcome exists."""
 
     ACCEPT = "accept"
     REVIEW = "review"
     BLOCK = "block"
     RETRY = "retry"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: Severity order used when several rules fire at once: the strictest wins.
@@ -123,6 +120,12 @@ class CheckResult(BaseModel):
     ms: float = 0.0
     error: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def fast(cls, name: str, score: float, passed: bool, evidence: list[Evidence] | None = None) -> CheckResult:
+        """Build without validation, for checks on the hot path that know their values are in range."""
+        return cls.model_construct(name=name, score=score, passed=passed, evidence=evidence or [], ms=0.0,
+                                   error=None, details={})
 
 
 class Verdict(BaseModel):

@@ -19,8 +19,11 @@ def _fresh(state: FlowState) -> list[engine.Item]:
 
 
 def _provisional(flow: Flow, items: list[engine.Item]) -> FlowState:
+    """Decide on cheap results only where costly checks could still change the outcome."""
+    plan_for = flow.policy.plan_for
     for it in items:
-        engine.decide(it, flow.policy)
+        if plan_for(it.record.segment).costly:
+            engine.decide(it, flow.policy)
     return {}
 
 

@@ -35,10 +35,16 @@ class Plan:
     cheap: tuple[Step, ...]
     costly: tuple[Step, ...]
     thresholds: Thresholds
+    steps: tuple[Step, ...] = ()
+    weights: dict[str, float] = field(default_factory=dict)
+    rules: dict[str, Decision] = field(default_factory=dict)
 
-    @property
-    def steps(self) -> tuple[Step, ...]:
-        return self.cheap + self.costly
+    @classmethod
+    def build(cls, cheap: list[Step], costly: list[Step], thresholds: Thresholds) -> Plan:
+        steps = (*cheap, *costly)
+        return cls(cheap=tuple(cheap), costly=tuple(costly), thresholds=thresholds, steps=steps,
+                   weights={s.label: s.weight for s in steps},
+                   rules={s.label: s.on_fail for s in steps if s.on_fail is not None})
 
 
 @dataclass
@@ -100,7 +106,7 @@ def compile_policy(policy: Policy, *, source: str | None = None, where: LineOf |
             step = Step(label=spec.label, check=check, weight=weights.get(spec.label, spec.weight),
                         on_fail=Decision(spec.on_fail) if spec.on_fail else None, costly=is_costly)
             (costly if is_costly else cheap).append(step)
-        return Plan(cheap=tuple(cheap), costly=tuple(costly), thresholds=thresholds)
+        return Plan.build(cheap, costly, thresholds)
 
     default = plan(policy.thresholds, {}, {}, None)
     overrides = []

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from catalyst.records import Decision
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: Keys of a check entry that configure the policy's use of the check, not the check itself.
 RESERVED_KEYS = ("weight", "on_fail", "costly", "as")
 
 
 class CheckSpec(BaseModel):
-    """One check in a policy: ``- length: {max_chars: 400}`` with optional ``weight``, ``on_fail``, ``costly``, ``as``."""
+    """One check in a policy: ``- length: {max_chars: 400}``, optionally ``weight``, ``on_fail``, ``costly``, ``as``."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -26,6 +25,11 @@ class CheckSpec(BaseModel):
     on_fail: Literal["block", "review", "retry"] | None = Field(
         default=None, description="hard rule: when this check fails, at least this decision")
     costly: bool | None = Field(default=None, description="override: run only when cheap checks leave doubt")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand(cls, v: Any) -> Any:
+        return _expand_entry(v)
 
     @model_validator(mode="after")
     def _label(self) -> CheckSpec:
@@ -91,13 +95,6 @@ class Policy(BaseModel):
     calibration: dict[str, Any] | None = Field(
         default=None, description="a fitted calibrator (see `catalyst calibrate`), applied to the aggregate")
 
-    @field_validator("checks", mode="before")
-    @classmethod
-    def _expand(cls, v: Any) -> Any:
-        if isinstance(v, list):
-            return [_expand_entry(e) for e in v]
-        return v
-
     @model_validator(mode="after")
     def _unique_labels(self) -> Policy:
         seen: set[str] = set()
@@ -131,10 +128,9 @@ class Policy(BaseModel):
 
         data = self.model_dump(mode="json", exclude={"description"}, by_alias=True)
         for spec, out in zip(self.checks, data["checks"], strict=True):
-            try:
+            # invalid config is reported by compile; then hash what was written
+            with contextlib.suppress(Exception):
                 out["config"] = registry.get(spec.check)(**spec.config).model_dump(mode="json")
-            except Exception:  # invalid config is reported by compile; hash what was written
-                pass
         return data
 
     @property

@@ -14,7 +14,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from catalyst.records import SEVERITY, Decision, Interaction, Verdict
+from catalyst.records import SEVERITY, CheckResult, Decision, Interaction, Verdict
 from catalyst.store._connect import open_db
 
 _EMPTY = "[]"
@@ -166,64 +166,66 @@ class Store:
             return {r[0] for r in con.execute("SELECT DISTINCT id FROM verdicts").fetchall()}
 
 
+_TS = pa.timestamp("us", tz="UTC")
+_SCHEMAS = {
+    "verdicts": pa.schema([("verdict_id", pa.string()), ("id", pa.string()), ("created_at", _TS),
+                           ("policy", pa.string()), ("decision", pa.string()), ("confidence", pa.float64()),
+                           ("attempts", pa.int32()), ("reasons", pa.string()), ("output", pa.string()),
+                           ("segment", pa.string()), ("ms", pa.float64())]),
+    "interactions": pa.schema([("verdict_id", pa.string()), ("id", pa.string()), ("created_at", _TS),
+                               ("input", pa.string()), ("output", pa.string()), ("context", pa.string()),
+                               ("samples", pa.string()), ("logprobs", pa.string()), ("metadata", pa.string()),
+                               ("label", pa.int8())]),
+    "check_results": pa.schema([("verdict_id", pa.string()), ("id", pa.string()), ("name", pa.string()),
+                                ("score", pa.float64()), ("passed", pa.bool_()), ("ms", pa.float64()),
+                                ("error", pa.string()), ("evidence", pa.string()), ("details", pa.string())]),
+    "review": pa.schema([("id", pa.string()), ("verdict_id", pa.string()), ("policy", pa.string()),
+                         ("confidence", pa.float64()), ("severity", pa.int32()), ("reasons", pa.string()),
+                         ("created_at", _TS), ("updated_at", _TS)]),
+}
+
+
+def _evidence_json(c: CheckResult) -> str:
+    if not c.evidence:
+        return _EMPTY
+    return orjson.dumps([e.model_dump(exclude_none=True) for e in c.evidence]).decode()
+
+
+def _table(name: str, columns: list[list[Any]]) -> pa.Table:
+    schema = _SCHEMAS[name]
+    return pa.Table.from_arrays([pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)],
+                                schema=schema)
+
+
 def _to_arrow(batch: list[tuple[Interaction, Verdict]]) -> dict[str, pa.Table]:
+    """Column-wise conversion: one list per column, no per-row dicts."""
     now = datetime.now(UTC)
-    v_cols: dict[str, list[Any]] = {k: [] for k in (
-        "verdict_id", "id", "created_at", "policy", "decision", "confidence", "attempts", "reasons", "output",
-        "segment", "ms")}
-    i_cols: dict[str, list[Any]] = {k: [] for k in (
-        "verdict_id", "id", "created_at", "input", "output", "context", "samples", "logprobs", "metadata", "label")}
-    c_cols: dict[str, list[Any]] = {k: [] for k in (
-        "verdict_id", "id", "name", "score", "passed", "ms", "error", "evidence", "details")}
-    review: list[tuple[Any, ...]] = []
-    for rec, v in batch:
-        vid = uuid.uuid4().hex
-        dec = v.decision.value
-        for k, val in (("verdict_id", vid), ("id", v.id), ("created_at", now), ("policy", v.policy),
-                       ("decision", dec), ("confidence", v.confidence), ("attempts", v.attempts),
-                       ("reasons", _j(v.reasons)), ("output", v.output), ("segment", _j(v.segment) or "{}"),
-                       ("ms", getattr(v, "ms", None))):
-            v_cols[k].append(val)
-        for k, val in (("verdict_id", vid), ("id", rec.id), ("created_at", now),
-                       ("input", None if rec.input is None else orjson.dumps(rec.input).decode()),
-                       ("output", rec.output), ("context", _j(rec.context)), ("samples", _j(rec.samples)),
-                       ("logprobs", _j(rec.logprobs)), ("metadata", _j(rec.metadata)), ("label", rec.label)):
-            i_cols[k].append(val)
-        for c in v.checks:
-            for k, val in (("verdict_id", vid), ("id", v.id), ("name", c.name), ("score", c.score),
-                           ("passed", c.passed), ("ms", c.ms), ("error", c.error),
-                           ("evidence", _EMPTY if not c.evidence else
-                            orjson.dumps([e.model_dump(exclude_none=True) for e in c.evidence]).decode()),
-                           ("details", _j(c.details))):
-                c_cols[k].append(val)
-        if v.decision is Decision.REVIEW:
-            review.append((v.id, vid, v.policy, v.confidence, SEVERITY[v.decision] + _severity_boost(v),
-                           _j(v.reasons), now, now))
-    ts = pa.timestamp("us", tz="UTC")
-    v_schema = pa.schema([("verdict_id", pa.string()), ("id", pa.string()), ("created_at", ts),
-                          ("policy", pa.string()), ("decision", pa.string()), ("confidence", pa.float64()),
-                          ("attempts", pa.int32()), ("reasons", pa.string()), ("output", pa.string()),
-                          ("segment", pa.string()), ("ms", pa.float64())])
-    i_schema = pa.schema([("verdict_id", pa.string()), ("id", pa.string()), ("created_at", ts),
-                          ("input", pa.string()), ("output", pa.string()), ("context", pa.string()),
-                          ("samples", pa.string()), ("logprobs", pa.string()), ("metadata", pa.string()),
-                          ("label", pa.int8())])
-    c_schema = pa.schema([("verdict_id", pa.string()), ("id", pa.string()), ("name", pa.string()),
-                          ("score", pa.float64()), ("passed", pa.bool_()), ("ms", pa.float64()),
-                          ("error", pa.string()), ("evidence", pa.string()), ("details", pa.string())])
+    n = len(batch)
+    vids = [uuid.uuid4().hex for _ in range(n)]
+    recs = [r for r, _ in batch]
+    verds = [v for _, v in batch]
+    ids = [v.id for v in verds]
+    nows = [now] * n
     out = {
-        "verdicts": pa.table(v_cols, schema=v_schema),
-        "interactions": pa.table(i_cols, schema=i_schema),
-        "check_results": pa.table(c_cols, schema=c_schema),
+        "verdicts": _table("verdicts", [
+            vids, ids, nows, [v.policy for v in verds], [v.decision.value for v in verds],
+            [v.confidence for v in verds], [v.attempts for v in verds], [_j(v.reasons) for v in verds],
+            [v.output for v in verds], [_j(v.segment) for v in verds], [v.ms for v in verds]]),
+        "interactions": _table("interactions", [
+            vids, [r.id for r in recs], nows,
+            [None if r.input is None else orjson.dumps(r.input).decode() for r in recs],
+            [r.output for r in recs], [_j(r.context) for r in recs], [_j(r.samples) for r in recs],
+            [_j(r.logprobs) for r in recs], [_j(r.metadata) for r in recs], [r.label for r in recs]]),
     }
+    pairs = [(vid, v.id, c) for vid, v in zip(vids, verds, strict=True) for c in v.checks]
+    out["check_results"] = _table("check_results", [
+        [p[0] for p in pairs], [p[1] for p in pairs], [p[2].name for p in pairs], [p[2].score for p in pairs],
+        [p[2].passed for p in pairs], [p[2].ms for p in pairs], [p[2].error for p in pairs],
+        [_evidence_json(p[2]) for p in pairs], [_j(p[2].details) for p in pairs]])
+    review = [(v.id, vid, v.policy, v.confidence, SEVERITY[v.decision] + _severity_boost(v), _j(v.reasons), now, now)
+              for vid, v in zip(vids, verds, strict=True) if v.decision is Decision.REVIEW]
     if review:
-        cols = list(zip(*review, strict=True))
-        out["review"] = pa.table(
-            {n: list(c) for n, c in zip(("id", "verdict_id", "policy", "confidence", "severity", "reasons",
-                                         "created_at", "updated_at"), cols, strict=True)},
-            schema=pa.schema([("id", pa.string()), ("verdict_id", pa.string()), ("policy", pa.string()),
-                              ("confidence", pa.float64()), ("severity", pa.int32()), ("reasons", pa.string()),
-                              ("created_at", ts), ("updated_at", ts)]))
+        out["review"] = _table("review", [list(c) for c in zip(*review, strict=True)])
     return out
 
 

@@ -27,7 +27,7 @@ class NonEmpty(Check):
             if ch.isalnum():
                 n += 1
                 if n >= self.min_word_chars:
-                    return CheckResult(name=self.name, score=1.0, passed=True)
+                    return CheckResult.fast(self.name, 1.0, True)
         reason = "output is empty" if not out.strip() else f"output has {n} letters or digits"
         return CheckResult(name=self.name, score=0.0, passed=False,
                            evidence=[Evidence(start=0, end=len(out), reason=reason)])
@@ -59,7 +59,7 @@ class Length(Check):
             return CheckResult(name=self.name, score=0.0, passed=False, evidence=[
                 Evidence(start=self.max_chars, end=n,
                          reason=f"{n} characters, more than the maximum {self.max_chars}")])
-        return CheckResult(name=self.name, score=1.0, passed=True)
+        return CheckResult.fast(self.name, 1.0, True)
 
 
 class Denylist(Check):
@@ -68,7 +68,8 @@ class Denylist(Check):
     name: ClassVar[str] = "denylist"
     catches: ClassVar[str] = "banned phrases, boilerplate refusals, forbidden patterns"
 
-    phrases: list[str] = Field(default_factory=list, description="phrases matched case-insensitively on word boundaries")
+    phrases: list[str] = Field(default_factory=list,
+                               description="phrases matched case-insensitively on word boundaries")
     patterns: list[str] = Field(default_factory=list, description="Python regular expressions")
     field: str = Field(default="output", pattern="^(output|input)$", description="which text to scan")
     max_evidence: int = Field(default=20, ge=1, description="spans reported at most")
@@ -84,6 +85,13 @@ class Denylist(Check):
         return v
 
     @cached_property
+    def _needles(self) -> tuple[str, ...] | None:
+        """Lower-cased phrases for a substring pre-filter; None when regex patterns must always run."""
+        if self.patterns:
+            return None
+        return tuple(p.strip().lower() for p in self.phrases if p.strip())
+
+    @cached_property
     def _regex(self) -> re.Pattern[str] | None:
         parts = [rf"(?<!\w){re.escape(p.strip())}(?!\w)" for p in self.phrases if p.strip()]
         parts += [f"(?:{p})" for p in self.patterns]
@@ -92,8 +100,9 @@ class Denylist(Check):
     def run(self, ctx: CheckContext) -> CheckResult:
         rx = self._regex
         text = ctx.output if self.field == "output" else ctx.input
-        if rx is None:
-            return CheckResult(name=self.name, score=1.0, passed=True)
+        needles = self._needles
+        if rx is None or (needles is not None and not _any_in(needles, text.lower())):
+            return CheckResult.fast(self.name, 1.0, True)
         evidence = []
         for m in rx.finditer(text):
             if m.end() == m.start():
@@ -103,5 +112,9 @@ class Denylist(Check):
             if len(evidence) >= self.max_evidence:
                 break
         if not evidence:
-            return CheckResult(name=self.name, score=1.0, passed=True)
+            return CheckResult.fast(self.name, 1.0, True)
         return CheckResult(name=self.name, score=0.0, passed=False, evidence=evidence)
+
+
+def _any_in(needles: tuple[str, ...], text: str) -> bool:
+    return any(n in text for n in needles)

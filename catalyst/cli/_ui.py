@@ -1,0 +1,102 @@
+"""Shared terminal pieces: one console, progress bars, verdict summaries."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from catalyst.records import Verdict
+
+console = Console(stderr=False)
+err = Console(stderr=True)
+
+DECISION_STYLE = {"accept": "green", "review": "yellow", "block": "red", "retry": "magenta"}
+
+
+def progress(transient: bool = False) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                    console=err, transient=transient)
+
+
+class Summary:
+    """Running totals over verdicts, cheap enough for 100k records."""
+
+    def __init__(self) -> None:
+        self.decisions: Counter[str] = Counter()
+        self.conf_sum = 0.0
+        self.n = 0
+        self.check_ms: Counter[str] = Counter()
+        self.check_n: Counter[str] = Counter()
+        self.check_fail: Counter[str] = Counter()
+        self.errors = 0
+
+    def add(self, verdicts: Sequence[Verdict]) -> None:
+        for v in verdicts:
+            self.n += 1
+            self.decisions[v.decision.value] += 1
+            self.conf_sum += v.confidence
+            for c in v.checks:
+                self.check_ms[c.name] += c.ms
+                self.check_n[c.name] += 1
+                if not c.passed:
+                    self.check_fail[c.name] += 1
+                if c.error:
+                    self.errors += 1
+
+    def tables(self, title: str = "Verdicts") -> list[Table]:
+        t = Table(title=title, title_justify="left")
+        t.add_column("decision")
+        t.add_column("count", justify="right")
+        t.add_column("share", justify="right")
+        for d in ("accept", "review", "block", "retry"):
+            k = self.decisions.get(d, 0)
+            t.add_row(f"[{DECISION_STYLE[d]}]{d}[/]", str(k), f"{k / max(1, self.n):.1%}")
+        t.add_section()
+        t.add_row("[bold]total", str(self.n), f"mean confidence {self.conf_sum / max(1, self.n):.3f}")
+        c = Table(title="Checks (slowest first)", title_justify="left")
+        for col, just in (("check", "left"), ("mean ms", "right"), ("failed", "right"), ("runs", "right")):
+            c.add_column(col, justify=just)  # type: ignore[arg-type]
+        for name in sorted(self.check_n, key=lambda n: -self.check_ms[n] / self.check_n[n]):
+            runs = self.check_n[name]
+            fails = self.check_fail[name]
+            c.add_row(name, f"{self.check_ms[name] / runs:.3f}", f"{fails} ({fails / runs:.0%})", str(runs))
+        return [t, c]
+
+
+def verdict_panel(v: dict[str, Any]) -> list[Any]:
+    """Rich renderables for one logged verdict (``Store.verdict``), evidence highlighted in the output."""
+    from rich.panel import Panel
+    from rich.text import Text
+
+    inter = v.get("interaction") or {}
+    out = inter.get("output") or ""
+    style = DECISION_STYLE.get(v["decision"], "white")
+    head = Text.assemble(("decision ", "bold"), (v["decision"], f"bold {style}"),
+                         ("   confidence ", "bold"), f"{v['confidence']:.3f}",
+                         ("   policy ", "bold"), v["policy"], ("   at ", "bold"), str(v["created_at"]))
+    parts: list[Any] = [head]
+    if inter.get("input"):
+        parts.append(Panel(Text(str(inter["input"])[:4000]), title="input", title_align="left"))
+    shown = Text(out[:20000])
+    for c in v["checks"]:
+        for e in c["evidence"]:
+            if e.get("field", "output") == "output" and e["start"] < len(shown):
+                shown.stylize("bold black on yellow", e["start"], min(e["end"], len(shown)))
+    parts.append(Panel(shown, title="output (doubted spans highlighted)", title_align="left"))
+    t = Table(title="checks", title_justify="left")
+    for col in ("check", "score", "passed", "ms", "why"):
+        t.add_column(col)
+    for c in v["checks"]:
+        why = c["error"] or "; ".join(e["reason"] for e in c["evidence"][:3]) or ""
+        score = "—" if c["score"] is None else f"{c['score']:.3f}"
+        t.add_row(c["name"], score, "[green]yes[/]" if c["passed"] else "[red]no[/]", f"{c['ms'] or 0:.2f}", why)
+    parts.append(t)
+    if v.get("reasons"):
+        parts.append(Text("reasons: " + "; ".join(v["reasons"])))
+    return parts
