@@ -54,6 +54,11 @@ def score_summary(y: np.ndarray, s: np.ndarray, *, probability: bool = True, n_b
             out["reliability"] = rel.to_dict()
     if curve:
         out["risk_coverage"] = {"coverage": rc.coverage, "accuracy": rc.accuracy}
+        lo, hi = (0.0, 1.0) if probability else (float(s.min()), float(s.max()) or 1.0)
+        edges = np.linspace(lo, hi, 21)
+        out["histogram"] = {"edges": [float(e) for e in edges],
+                            "correct": [int(c) for c in np.histogram(s[y == 1], edges)[0]],
+                            "incorrect": [int(c) for c in np.histogram(s[y == 0], edges)[0]]}
     return out
 
 
@@ -162,9 +167,7 @@ def _segments(d: EvalData, y: np.ndarray, s: np.ndarray, overall: dict[str, Any]
             r["worst_metric"] = worst
             r["flagged"] = r["disparity"] >= opts["flag_delta"]
         if len(ok) >= 2:
-            top = max(ok, key=lambda r: r["disparity"])
-            if top["flagged"]:
-                top["most_different"] = True
+            max(ok, key=lambda r: r["disparity"])["most_different"] = True
         out[key] = {"values": rows, "n_too_small": sum(r.get("status") == "too_small" for r in rows),
                     "flagged": [r["value"] for r in ok if r.get("flagged")]}
     return out

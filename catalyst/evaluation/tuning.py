@@ -1,0 +1,111 @@
+"""Choose accept/block thresholds for a goal, and say what they will do before anyone writes them.
+
+Two goals:
+
+* ``target_precision``: the lowest accept threshold whose accepted answers are at least that precise
+  (review everything else that is not blocked);
+* ``review_budget``: the highest accept threshold that sends at most that share of answers to review.
+
+The block threshold is the highest one whose blocked answers are at most ``block_max_correct`` correct (a
+block should almost never hit a good answer). Thresholds are only placed at observed scores, and the outcome
+is measured twice: in-sample, and by tuning on one half of the records (split by id hash) and measuring on the
+other — the second is what to expect on new traffic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from catalyst.errors import ConfigError
+from catalyst.evaluation.metrics import as_labels, as_scores, review_rate_for_error
+
+__all__ = ["Outcome", "Thresholds", "hash_split", "outcome", "tune"]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    accept: float
+    block: float
+    achievable: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a pair of thresholds does on labelled records."""
+
+    n: int
+    accept_rate: float
+    review_rate: float
+    block_rate: float
+    precision_accepted: float | None
+    correct_blocked: float | None  # share of blocked answers that were in fact correct
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def outcome(y: Any, conf: Any, th: Thresholds) -> Outcome:
+    yy = as_labels(y)
+    c = as_scores(conf, n=yy.size)
+    acc = c >= th.accept
+    blk = (c < th.block) & ~acc
+    return Outcome(n=int(yy.size), accept_rate=float(acc.mean()), review_rate=float((~acc & ~blk).mean()),
+                   block_rate=float(blk.mean()),
+                   precision_accepted=float(yy[acc].mean()) if acc.any() else None,
+                   correct_blocked=float(yy[blk].mean()) if blk.any() else None)
+
+
+def _block_threshold(y: np.ndarray, c: np.ndarray, max_correct: float) -> float:
+    order = np.argsort(c, kind="mergesort")
+    cs, ys = c[order], y[order].astype(float)
+    ends = np.r_[np.flatnonzero(cs[1:] != cs[:-1]), cs.size - 1]
+    share = np.cumsum(ys)[ends] / (ends + 1)
+    ok = np.flatnonzero(share <= max_correct + 1e-12)
+    if ok.size == 0:
+        return 0.0
+    j = int(ok[-1])
+    # block = everything strictly below the next distinct score
+    return float(cs[ends[j] + 1]) if ends[j] + 1 < cs.size else float(np.nextafter(cs[-1], 2.0))
+
+
+def tune(y: Any, conf: Any, *, target_precision: float | None = None, review_budget: float | None = None,
+         block_max_correct: float = 0.05) -> Thresholds:
+    """Thresholds for exactly one of ``target_precision`` / ``review_budget`` (see module docstring)."""
+    if (target_precision is None) == (review_budget is None):
+        raise ConfigError("give exactly one goal: --target-precision (e.g. 0.95) or --review-budget (e.g. 0.10)")
+    yy = as_labels(y)
+    c = as_scores(conf, n=yy.size)
+    block = _block_threshold(yy, c, block_max_correct)
+    if target_precision is not None:
+        if not 0.0 < target_precision <= 1.0:
+            raise ConfigError(f"--target-precision must be in (0, 1], got {target_precision}")
+        tr = review_rate_for_error(yy, c, 1.0 - target_precision)
+        if not tr.achievable or tr.threshold is None:
+            return Thresholds(accept=1.0, block=min(block, 1.0), achievable=False)
+        accept = tr.threshold
+    else:
+        assert review_budget is not None
+        if not 0.0 <= review_budget <= 1.0:
+            raise ConfigError(f"--review-budget must be in [0, 1], got {review_budget}")
+        below_block = float((c < block).mean())
+        q = min(1.0, below_block + review_budget)
+        cs = np.sort(c)
+        k = int(np.floor(q * cs.size + 1e-9))  # at most k answers fall below accept
+        # ties at cs[k] are accepted, so at most k answers fall below the accept threshold
+        accept = float(np.nextafter(cs[-1], 2.0)) if k >= cs.size else float(cs[k])
+    accept = min(max(accept, 0.0), 1.0)
+    return Thresholds(accept=accept, block=min(block, accept))
+
+
+def hash_split(ids: Any, test_share: float = 0.5, salt: str = "catalyst-tune") -> np.ndarray:
+    """True for rows in the test part, decided by a hash of the id (stable across runs and machines)."""
+    keys = [hashlib.blake2b(f"{salt}:{i}".encode(), digest_size=8).digest() for i in ids]
+    vals = np.frombuffer(b"".join(keys), dtype=">u8").astype(float) / 2.0**64
+    return vals < test_share
