@@ -3,6 +3,7 @@
 ::
 
     CatalystError                 base of everything below
+    ├── Blocked                   the policy withheld an answer (not a fault: carries the verdict)
     ├── UserError                 the caller's mistake: fix the input, the policy or the call
     │   ├── PolicyError           a policy file or object is invalid (file, line, fix)
     │   ├── UnknownCheckError     a policy names a check that is not registered
@@ -23,6 +24,18 @@ from __future__ import annotations
 
 class CatalystError(Exception):
     """Base class of all Catalyst errors."""
+
+
+class Blocked(CatalystError):
+    """The policy blocked an answer. ``verdict`` says why; ``output`` is the withheld text; ``response``
+    is what the wrapped call returned (e.g. the ``ChatCompletion``), for callers who want it anyway."""
+
+    def __init__(self, message: str, *, verdict: object = None, output: str | None = None,
+                 response: object = None) -> None:
+        super().__init__(message)
+        self.verdict = verdict
+        self.output = output
+        self.response = response
 
 
 class UserError(CatalystError):
