@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from contextlib import contextmanager
 from typing import Any
 
 from catalyst import engine
@@ -16,6 +19,23 @@ from catalyst.records import Interaction, Verdict
 from catalyst.store import Store
 
 PolicyLike = CompiledPolicy | Policy | str | Path
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one bounded batch.
+
+    Validating a batch creates hundreds of thousands of short-lived, acyclic objects; CPython's
+    generational GC would otherwise traverse them again and again (measured: 2-3x slower batches).
+    Reference counting still frees them; cycles wait until the batch ends.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def as_policy(policy: PolicyLike) -> CompiledPolicy:
@@ -85,6 +105,11 @@ class Validator:
     def _validate_interactive(self, rec: Interaction, thread_id: str) -> Verdict:
         config = {"configurable": {"thread_id": thread_id}}
         out = self.interactive_graph.invoke({"items": engine.make_items([rec])}, config)
+        if not out.get("verdicts") and self.store is not None:
+            # the flow waits: link its review item to this thread so a queue decision can resume it
+            from catalyst.review.queue import link_thread
+
+            link_thread(self.store, rec.id, thread_id)
         return self._verdict_or_pending(out, config)
 
     def resume(self, thread_id: str, decision: dict[str, Any]) -> Verdict:
@@ -110,14 +135,14 @@ class Validator:
                      batch_size: int | None = None) -> Iterator[list[Verdict]]:
         """Validate in batches, yielding each batch's verdicts after it ran (one graph invocation each)."""
         size = batch_size or self.batch_size
-        batch: list[Interaction] = []
-        for a in answers:
-            batch.append(parse_record(a))
-            if len(batch) >= size:
-                yield self._run_batch(batch)
-                batch = []
-        if batch:
-            yield self._run_batch(batch)
+        it = iter(answers)
+        while True:
+            with gc_paused():  # a batch allocates many small acyclic objects; see gc_paused
+                batch = [parse_record(a) for a in itertools.islice(it, size)]
+                if not batch:
+                    return
+                verdicts = self._run_batch(batch)
+            yield verdicts
 
     def _run_batch(self, records: list[Interaction]) -> list[Verdict]:
         state: FlowState = self.graph.invoke({"items": engine.make_items(records)})

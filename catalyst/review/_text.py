@@ -14,7 +14,8 @@ from catalyst.errors import UserError
 
 #: characters that reorder or hide text: bidi embeddings/overrides/isolates, zero-width joiners, BOM
 BIDI_AND_INVISIBLE = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"
-                               "\u061c\u200b\u200c\u200d\u2060\ufeff")
+                               "\u061c\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff"
+                               "\u2028\u2029\ufff9\ufffa\ufffb")
 ALLOWED_CONTROLS = frozenset("\n\t")
 #: a corrected answer may be this long (characters); larger is almost certainly a paste mistake
 MAX_OUTPUT_CHARS = 100_000

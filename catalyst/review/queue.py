@@ -406,7 +406,7 @@ class ReviewQueue:
             raise ReviewError(f"`output` is only for `correct` decisions, not `{act.value}`")
         if reason is not None:
             reason = check_text(reason, "the reason", max_chars=MAX_REASON_CHARS) or None
-        tag_list = check_tags(list(tags) if tags is not None else None)
+        tag_list = check_tags(tags)
 
         def tx(con: duckdb.DuckDBPyConnection) -> ReviewDecision:
             now = self.clock()
