@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# scripts/setup.sh — the ONE place that installs what Catalyst needs on a fresh machine (dev box or CI).
+#
+# Anything the project needs that is not in pyproject.toml (system packages from apt) is installed here,
+# and so are the Python extras. Every helper adds their lines here (small additive edits); the lead merges.
+# Safe to re-run. Needs root for apt (CI runs as root). No step downloads browsers, models or data sets:
+# only Debian packages and PyPI packages by name.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DEBIAN_FRONTEND=noninteractive
+
+# --- system packages (apt) ------------------------------------------------------------------------
+# chromium: the web reviewer's end-to-end tests drive Debian's headless Chromium through Playwright
+# (executable_path=/usr/bin/chromium). Never run `playwright install`: it downloads its own browsers.
+if ! command -v chromium >/dev/null 2>&1; then
+  apt-get update -qq
+  apt-get install -y -qq chromium
+fi
+
+# --- python -----------------------------------------------------------------------------------------
+# web: fastapi, uvicorn, jinja2, python-multipart (the web reviewer); dev: pytest, ruff, playwright, ...
+python -m pip install -q -e ".[web,dev]"
