@@ -20,4 +20,6 @@ fi
 
 # --- python -----------------------------------------------------------------------------------------
 # web: fastapi, uvicorn, jinja2, python-multipart (the web reviewer); dev: pytest, ruff, playwright, ...
+# torch first and pinned: sentence-transformers would otherwise pull a multi-GB CUDA build.
+python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[web,dev]"
