@@ -10,16 +10,18 @@ Quickstart::
 """
 
 from catalyst.checks import Check, CheckContext, check
-from catalyst.errors import CatalystError, PolicyError, RecordError, RuntimeFailure, UserError
+from catalyst.errors import Blocked, CatalystError, PolicyError, RecordError, RuntimeFailure, UserError
 from catalyst.policy import CompiledPolicy, Policy, load_policy
 from catalyst.records import CheckResult, Decision, Evidence, Interaction, Verdict
 from catalyst.registry import register
 from catalyst.store import Store
 from catalyst.validator import Validator
+from catalyst.wrapping import Validated, wrap
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Blocked",
     "CatalystError",
     "Check",
     "CheckContext",
@@ -34,9 +36,11 @@ __all__ = [
     "RuntimeFailure",
     "Store",
     "UserError",
+    "Validated",
     "Validator",
     "Verdict",
     "check",
     "load_policy",
     "register",
+    "wrap",
 ]

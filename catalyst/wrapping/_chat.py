@@ -1,0 +1,138 @@
+"""Chat-shaped plumbing shared by every wrapper: records from chat calls, refusals, the re-ask message.
+
+Works on both shapes a chat completion comes in: the ``openai`` SDK's objects (attributes) and plain
+JSON dicts (the proxy), so the wrapper, the drop-in client, the proxy and the LangGraph node build the
+same :class:`~catalyst.records.Interaction` from the same call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from catalyst.records import Interaction, Message, Verdict
+
+__all__ = [
+    "REFUSAL_PREFIX",
+    "choice_logprobs",
+    "choice_text",
+    "feedback_text",
+    "is_messages",
+    "make_record",
+    "refusal_text",
+    "response_choices",
+    "retry_messages",
+    "verdict_payload",
+]
+
+REFUSAL_PREFIX = "[catalyst] This answer was withheld"
+
+
+def _get(obj: Any, key: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def is_messages(value: Any) -> bool:
+    """True for a list of chat messages (dicts or SDK objects with a ``role``)."""
+    return (isinstance(value, list | tuple) and bool(value)
+            and all(_get(m, "role") is not None for m in value))
+
+
+def response_choices(response: Any) -> list[Any]:
+    """The ``choices`` of a chat completion (SDK object or dict); empty when it has none."""
+    choices = _get(response, "choices")
+    return list(choices) if isinstance(choices, list | tuple) else []
+
+
+def choice_text(choice: Any) -> str:
+    """The assistant's text in one choice: content, else the refusal, else the tool calls as JSON."""
+    msg = _get(choice, "message")
+    if msg is None:  # a plain text completion
+        text = _get(choice, "text")
+        return text if isinstance(text, str) else ""
+    content = _get(msg, "content")
+    if isinstance(content, str) and content:
+        return content
+    refusal = _get(msg, "refusal")
+    if isinstance(refusal, str) and refusal:
+        return refusal
+    calls = _get(msg, "tool_calls")
+    if calls:
+        dumped = [c if isinstance(c, dict) else c.model_dump(mode="json") for c in calls]
+        return orjson.dumps(dumped).decode()
+    return content if isinstance(content, str) else ""
+
+
+def choice_logprobs(choice: Any) -> list[float] | None:
+    """Token logprobs of one choice (chat ``logprobs.content[*].logprob`` or text ``token_logprobs``)."""
+    lp = _get(choice, "logprobs")
+    if lp is None:
+        return None
+    content = _get(lp, "content")
+    if isinstance(content, list | tuple):
+        vals = [_get(t, "logprob") for t in content]
+        return [float(v) for v in vals if isinstance(v, int | float)] or None
+    tok = _get(lp, "token_logprobs")
+    if isinstance(tok, list | tuple):
+        return [float(v) for v in tok if isinstance(v, int | float)] or None
+    return None
+
+
+def _plain_messages(messages: Sequence[Any]) -> list[Message]:
+    out: list[Message] = []
+    for m in messages:
+        if isinstance(m, dict):
+            out.append(dict(m))
+        elif hasattr(m, "model_dump"):
+            out.append(m.model_dump(mode="json", exclude_none=True))
+        else:
+            out.append({"role": str(_get(m, "role")), "content": _get(m, "content")})
+    return out
+
+
+def make_record(input: Any, output: str, *, context: Any = None, samples: Sequence[str] | None = None,
+                logprobs: list[float] | None = None, metadata: dict[str, Any] | None = None,
+                id: str | None = None) -> Interaction:
+    """An interaction from a call: ``input`` may be a prompt string or chat messages (dicts or SDK objects)."""
+    if input is not None and not isinstance(input, str):
+        input = _plain_messages(input) if is_messages(input) else str(input)
+    if isinstance(context, str):
+        context = [context]
+    return Interaction(id=id or "", input=input, output=output, context=list(context or []),
+                       samples=list(samples or []), logprobs=logprobs, metadata=dict(metadata or {}))
+
+
+def feedback_text(previous: str, reasons: Sequence[str]) -> str:
+    """What the model is told when its answer is sent back (the retry path)."""
+    why = "\n".join(f"- {r}" for r in reasons) or "- it did not pass validation"
+    return ("Your previous answer was not accepted, for these reasons:\n"
+            f"{why}\n"
+            "Answer the original request again, fixing these problems. Reply with the new answer only.")
+
+
+def retry_messages(messages: Sequence[Any], previous: str, reasons: Sequence[str]) -> list[Message]:
+    """The conversation plus the rejected answer and the reasons, ready to re-ask the model."""
+    return [*_plain_messages(messages), {"role": "assistant", "content": previous},
+            {"role": "user", "content": feedback_text(previous, reasons)}]
+
+
+def refusal_text(verdict: Verdict) -> str:
+    """The text that replaces a blocked answer: says it was withheld and why (the first reasons)."""
+    reasons = "; ".join(verdict.reasons[:3]) or "it failed the validation policy"
+    return f"{REFUSAL_PREFIX} by the validation policy `{verdict.policy}`: {reasons}."
+
+
+def verdict_payload(verdict: Verdict, *, evidence: bool = False) -> dict[str, Any]:
+    """The verdict as JSON-ready data for the wire (``catalyst`` field); evidence spans only on request."""
+    data = verdict.model_dump(mode="json", exclude_none=True)
+    if not evidence:
+        for c in data.get("checks", []):
+            c.pop("evidence", None)
+            c.pop("details", None)
+    return data
