@@ -24,7 +24,9 @@ every ``Pii`` instance and thread.
 
 from __future__ import annotations
 
+import importlib.abc
 import re
+import sys
 import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
@@ -159,6 +161,38 @@ def _offline_tldextract() -> None:
     tx.TLD_EXTRACTOR.suffix_list_urls = ()
 
 
+class _SkipOptionalML(importlib.abc.MetaPathFinder):
+    """Refuse ``torch`` / ``transformers`` imports *from this thread only* while presidio and spaCy import.
+
+    presidio imports ``transformers`` for an optional Hugging Face NER pipe, and spaCy's ``thinc`` imports
+    ``torch`` when present: ~10-20 s of imports that the small spaCy model never uses. Both wrap those imports
+    in ``try/except ImportError``. Other threads are unaffected, and nothing is cached as missing, so a
+    later ``import torch`` (the embedder) works as usual.
+    """
+
+    _SKIP = ("torch", "transformers")
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if threading.get_ident() == self.thread and name.split(".")[0] in self._SKIP:
+            raise ImportError(f"{name} skipped while loading presidio (not needed by the spaCy small model)")
+        return None
+
+
+def _import_presidio() -> None:
+    if all(m in sys.modules for m in ("presidio_analyzer", "presidio_anonymizer")):
+        return
+    finder = _SkipOptionalML()
+    sys.meta_path.insert(0, finder)
+    try:
+        import presidio_analyzer  # noqa: F401
+        import presidio_anonymizer  # noqa: F401
+    finally:
+        sys.meta_path.remove(finder)
+
+
 def get_analyzer(mode: str) -> Any:
     """The process-wide presidio ``AnalyzerEngine`` for ``mode`` ("full" or "patterns"), built on first use."""
     eng = _analyzers.get(mode)
@@ -167,6 +201,7 @@ def get_analyzer(mode: str) -> Any:
     with _lock:
         eng = _analyzers.get(mode)
         if eng is None:
+            _import_presidio()
             from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer
             from presidio_analyzer.nlp_engine import NlpEngineProvider
 
@@ -193,6 +228,7 @@ def get_anonymizer() -> Any:
     if _anonymizer is None:
         with _lock:
             if _anonymizer is None:
+                _import_presidio()
                 from presidio_anonymizer import AnonymizerEngine
 
                 _anonymizer = AnonymizerEngine()
