@@ -208,14 +208,13 @@ def load_store(con: duckdb.DuckDBPyConnection, *, policy: str | None = None) -> 
         "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()").fetchall()}
     label_sql = "i.label"
     join = ""
-    if "labels" in tables:
+    if "labels" in tables:  # the review queue's labels (m013): one row per decision, latest wins
         lcols = {r[0] for r in con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'labels'").fetchall()}
-        key = "verdict_id" if "verdict_id" in lcols else "id"
-        if "label" in lcols and key in lcols:
-            pick = "arg_max(label, created_at)" if "created_at" in lcols else "any_value(label)"
-            join = (f"LEFT JOIN (SELECT {key} AS k, {pick} AS label FROM labels GROUP BY {key}) rl "
-                    f"ON rl.k = v.{key}")
+        when = next((c for c in ("decided_at", "created_at") if c in lcols), None)
+        if "label" in lcols and "id" in lcols:
+            pick = f"arg_max(label, {when})" if when else "any_value(label)"
+            join = f"LEFT JOIN (SELECT id AS k, {pick} AS label FROM labels GROUP BY id) rl ON rl.k = v.id"
             label_sql = "COALESCE(rl.label, i.label)"
     where = "WHERE v.policy LIKE ? " if policy else ""
     params = [f"{policy}@%"] if policy and "@" not in policy else ([policy] if policy else [])

@@ -4,7 +4,8 @@
 calibration (Brier, log loss, ECE with reliability-diagram bins), selective prediction (risk-coverage curve,
 accuracy at 80% coverage, the review rate that keeps accepted answers under a target error), decision
 rates when decisions are known, per-check AUROC, the answer-length baseline, and all of it per segment
-(``metadata.segment``), flagging the segments that differ most and reporting tiny ones as too small.
+(``metadata.segment``), flagging segments that do worse than overall by at least ``flag_delta`` on any metric
+(the worst-off one marked ``most_different``) and reporting segments under ``min_segment`` as too small.
 """
 
 from __future__ import annotations
@@ -161,13 +162,17 @@ def _segments(d: EvalData, y: np.ndarray, s: np.ndarray, overall: dict[str, Any]
                       "brier": r["brier"] - overall["brier"]}
             if "auroc" in r:
                 deltas["auroc"] = r["auroc"] - overall["auroc"]
-            worst = max(deltas, key=lambda k: abs(deltas[k]))
+            # a segment is flagged for being *worse* than overall: lower AUROC/accuracy, higher ECE/Brier
+            shortfall = {k: (-v if k in ("auroc", "accuracy") else v) for k, v in deltas.items()}
+            worst = max(shortfall, key=lambda k: shortfall[k])
             r["delta"] = deltas
-            r["disparity"] = abs(deltas[worst])
+            r["disparity"] = shortfall[worst]
             r["worst_metric"] = worst
             r["flagged"] = r["disparity"] >= opts["flag_delta"]
         if len(ok) >= 2:
-            max(ok, key=lambda r: r["disparity"])["most_different"] = True
+            top = max(ok, key=lambda r: r["disparity"])
+            if top["disparity"] > 0:
+                top["most_different"] = True
         out[key] = {"values": rows, "n_too_small": sum(r.get("status") == "too_small" for r in rows),
                     "flagged": [r["value"] for r in ok if r.get("flagged")]}
     return out

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-__all__ = ["CHECKS", "make_records", "write_jsonl"]
+__all__ = ["CHECKS", "as_raw", "make_records", "register_checks", "write_jsonl"]
 
 CHECKS = ("signal_a", "signal_b")
 
@@ -50,3 +50,44 @@ def write_jsonl(path: str | Path, records: list[dict[str, Any]]) -> Path:
     p = Path(path)
     p.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
     return p
+
+
+def as_raw(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same records as raw interactions (no scores yet): the signals ride in ``metadata.signals`` and
+    the checks registered by :func:`register_checks` read them back, so the Validator path can be exercised."""
+    out = []
+    for r in records:
+        sig = {c["name"]: c["score"] for c in r["checks"]}
+        out.append({"id": r["id"], "output": "x" * r["output_chars"], "label": r["label"],
+                    "metadata": {"segment": r["metadata"]["segment"], "signals": sig}})
+    return out
+
+
+def register_checks() -> None:
+    """Register ``signal_a`` / ``signal_b`` (idempotent): checks that return the score in ``metadata.signals``."""
+    from typing import ClassVar
+
+    from catalyst import registry
+    from catalyst.checks import Check, CheckContext
+    from catalyst.records import CheckResult
+
+    class _Signal(Check):
+        def run(self, ctx: CheckContext) -> CheckResult:
+            v = (ctx.metadata.get("signals") or {}).get(self.name)
+            if v is None:  # the check did not run on this answer: no evidence either way
+                return CheckResult(name=self.name, score=None, passed=True)
+            return self.result(float(v))
+
+    class SignalA(_Signal):
+        """Synthetic signal A (tests and notebooks)."""
+
+        name: ClassVar[str] = "signal_a"
+
+    class SignalB(_Signal):
+        """Synthetic signal B (tests and notebooks)."""
+
+        name: ClassVar[str] = "signal_b"
+
+    for cls in (SignalA, SignalB):
+        if cls.name not in registry.names():
+            registry.register(cls)
