@@ -16,7 +16,7 @@ from typing import Any
 
 from catalyst.checks import Check, CheckContext, to_result
 from catalyst.policy import CompiledPolicy, Plan, Step
-from catalyst.records import SEVERITY, CheckResult, Decision, Interaction, Verdict
+from catalyst.records import SEVERITY, CheckResult, Decision, Interaction, Verdict, _construct
 
 
 @dataclass(slots=True)
@@ -34,6 +34,14 @@ class Item:
     started: float = field(default_factory=time.perf_counter)
     ms: float = 0.0
     verdict: Verdict | None = None
+    _ctx: CheckContext | None = None
+
+    def context(self, services: dict[str, Any]) -> CheckContext:
+        """One context per item and record version, shared by all its checks."""
+        ctx = self._ctx
+        if ctx is None or ctx.record is not self.record:
+            ctx = self._ctx = CheckContext(self.record, services)
+        return ctx
 
 
 def make_items(records: Sequence[Interaction]) -> list[Item]:
@@ -49,7 +57,7 @@ def _group(policy: CompiledPolicy, items: Sequence[Item], pick: str) -> dict[int
     """Group items by check instance (segments may configure one check differently)."""
     groups: dict[int, tuple[Step, list[Item]]] = {}
     for it in items:
-        for step in getattr(policy.plan_for(it.record.segment), pick):
+        for step in getattr(policy.plan_of(it.record), pick):
             key = id(step.check)
             if key not in groups:
                 groups[key] = (step, [])
@@ -65,13 +73,13 @@ def _store(step: Step, batch: list[Item], raw: Sequence[Any], ms_each: float) ->
             res = _error_result(step, e, ms_each)
         else:
             if res.ms == 0.0:
-                res.ms = ms_each
+                res.__dict__["ms"] = ms_each  # plain store: no validation on the hot path
         it.results.append(res)
 
 
 def _run_sync_step(step: Step, batch: list[Item], services: dict[str, Any]) -> None:
     check: Check = step.check
-    ctxs = [CheckContext(it.record, services) for it in batch]
+    ctxs = [it.context(services) for it in batch]
     t0 = time.perf_counter()
     try:
         raw = check.run_batch(ctxs)
@@ -100,7 +108,7 @@ async def _run_async_step(step: Step, batch: list[Item], services: dict[str, Any
         async with sem:
             t1 = time.perf_counter()
             try:
-                value = await step.check.run(CheckContext(it.record, services))  # type: ignore[misc]
+                value = await step.check.run(it.context(services))  # type: ignore[misc]
             except Exception as e:
                 it.results.append(_error_result(step, e, (time.perf_counter() - t1) * 1000))
                 return
@@ -137,30 +145,67 @@ def run_checks(policy: CompiledPolicy, items: Sequence[Item], pick: str, service
 # -- deciding -------------------------------------------------------------------------------------
 
 def aggregate(results: Sequence[CheckResult], plan: Plan, method: str) -> float:
+    """Combine check scores: weighted mean (default), min, or weighted geometric mean.
+
+    Broken checks (score None) and weight-0 (rule-only) checks do not count; with nothing left,
+    confidence is 1.0 if every check passed, else 0.0.
+    """
     weights = plan.weights
-    pairs = [(r.score, weights.get(r.name, 1.0)) for r in results if r.score is not None]
-    pairs = [(s, w) for s, w in pairs if w > 0]
-    if not pairs:
-        # only rule checks (weight 0) or all broken: confidence follows whether all passed
+    num = total = 0.0
+    lo = 1.0
+    any_scored = False
+    for r in results:
+        s = r.score
+        if s is None:
+            continue
+        w = weights.get(r.name, 1.0)
+        if w <= 0:
+            continue
+        any_scored = True
+        if method == "geometric_mean":
+            num += w * math.log(max(s, 1e-6))
+        else:
+            num += w * s
+        total += w
+        lo = min(lo, s)
+    if not any_scored:
         return 1.0 if results and all(r.passed for r in results) else 0.0
     if method == "min":
-        return min(s for s, _ in pairs)
-    total = sum(w for _, w in pairs)
+        return lo
     if method == "geometric_mean":
-        return math.exp(sum(w * math.log(max(s, 1e-6)) for s, w in pairs) / total)
-    return sum(s * w for s, w in pairs) / total
+        return math.exp(num / total)
+    return num / total
 
 
 def decide(item: Item, policy: CompiledPolicy) -> None:
-    """Set confidence, decision and reasons from the item's results (strictest rule wins)."""
-    plan = policy.plan_for(item.record.segment)
-    conf = aggregate(item.results, plan, policy.policy.aggregate)
+    """Set confidence, decision and reasons from the item's results.
+
+    Order of precedence: a broken check → at least review (fail closed); hard rules (``on_fail``) →
+    the strictest that fired; otherwise the thresholds.
+    """
+    plan = policy.plan_of(item.record)
+    results = item.results
+    conf = aggregate(results, plan, policy.policy.aggregate)
     if policy.calibrator is not None:
-        conf = float(policy.calibrator(conf, {r.name: r.score for r in item.results}))
+        conf = float(policy.calibrator(conf, {r.name: r.score for r in results}))
     conf = min(1.0, max(0.0, conf))
     item.confidence = conf
     th = plan.thresholds
+    rules = plan.rules
     reasons: list[str] = []
+    fired: Decision | None = None
+    broken = False
+    for r in results:
+        if r.passed:
+            continue
+        if r.error is not None:
+            broken = True
+        elif r.name in rules:
+            action = rules[r.name]
+            why = r.evidence[0].reason if r.evidence else f"score {r.score:.2f}"
+            reasons.append(f"check `{r.name}` failed ({why}): {action.value}")
+            if fired is None or SEVERITY[action] > SEVERITY[fired]:
+                fired = action
     if conf >= th.accept:
         decision = Decision.ACCEPT
     elif conf < th.block:
@@ -169,21 +214,13 @@ def decide(item: Item, policy: CompiledPolicy) -> None:
     else:
         decision = Decision.REVIEW
         reasons.append(f"confidence {conf:.2f} is in the review band [{th.block:.2f}, {th.accept:.2f})")
-    rules = plan.rules
-    fired: list[Decision] = []
-    for r in item.results:
-        if r.error is None and not r.passed and r.name in rules:
-            action = rules[r.name]
-            assert action is not None
-            why = r.evidence[0].reason if r.evidence else f"score {r.score:.2f}"
-            reasons.append(f"check `{r.name}` failed ({why}): {action.value}")
-            fired.append(action)
-    if fired:  # hard rules override the thresholds; the strictest rule wins
-        decision = max(fired, key=SEVERITY.__getitem__)
-    for r in item.results:
-        if r.error is not None:
-            reasons.append(f"check `{r.name}` broke ({r.error}); sent to review")
-            decision = _stricter(decision, Decision.REVIEW)
+    if fired is not None:  # hard rules override the thresholds
+        decision = fired
+    if broken:
+        for r in results:
+            if r.error is not None:
+                reasons.append(f"check `{r.name}` broke ({r.error}); sent to review")
+        decision = _stricter(decision, Decision.REVIEW)
     item.decision = decision
     item.reasons = reasons
 
@@ -194,15 +231,15 @@ def _stricter(a: Decision, b: Decision) -> Decision:
 
 def needs_escalation(policy: CompiledPolicy, item: Item) -> bool:
     """Costly checks pay off only when the cheap ones leave the answer in doubt (review band, not blocked)."""
-    return bool(policy.plan_for(item.record.segment).costly) and not item.escalated and item.decision is Decision.REVIEW
+    return bool(policy.plan_of(item.record).costly) and not item.escalated and item.decision is Decision.REVIEW
 
 
 def to_verdict(item: Item, policy: CompiledPolicy, output: str | None = None) -> Verdict:
     item.ms = (time.perf_counter() - item.started) * 1000
-    v = Verdict.model_construct(
-        id=item.record.id, confidence=item.confidence, decision=item.decision, policy=policy.version,
-        checks=item.results, reasons=item.reasons, attempts=item.attempts, output=output,
-        segment=item.record.segment, ms=item.ms,
-    )
+    v: Verdict = _construct(Verdict, {
+        "id": item.record.id, "confidence": item.confidence, "decision": item.decision, "policy": policy.version,
+        "checks": item.results, "reasons": item.reasons, "attempts": item.attempts, "output": output,
+        "segment": item.record.segment, "ms": item.ms,
+    })
     item.verdict = v
     return v

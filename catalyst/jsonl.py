@@ -40,6 +40,20 @@ def parse_record(data: Any, *, line: int | None = None) -> Interaction:
         raise RecordError(msg, line=line, field=loc or None) from None
 
 
+def _parse_line(raw: bytes, n: int) -> Interaction:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise RecordError(f"not UTF-8 ({e.reason} at byte {e.start}); re-encode the file as UTF-8", line=n) from None
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        raise RecordError(f"not valid JSON ({e})", line=n) from None
+    if not isinstance(data, dict):
+        raise RecordError(f"a record is a JSON object with at least `output`, got {type(data).__name__}", line=n)
+    return parse_record(data, line=n)
+
+
 @dataclass
 class Rejected:
     line: int
@@ -78,16 +92,10 @@ def read_records(source: str | Path | IO[bytes], *, skip_bad: bool = False,
             try:
                 if len(raw) > MAX_LINE_BYTES:
                     raise RecordError(f"line is {len(raw)} bytes, over the {MAX_LINE_BYTES} byte limit", line=n)
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as e:
-                    raise RecordError(f"not UTF-8 ({e.reason} at byte {e.start}); re-encode the file as UTF-8",
-                                      line=n) from None
-                try:
-                    data = orjson.loads(text)
-                except orjson.JSONDecodeError as e:
-                    raise RecordError(f"not valid JSON ({e})", line=n) from None
-                rec = parse_record(data, line=n)
+                try:  # fast path: pydantic parses and validates the JSON in one go
+                    rec = Interaction.model_validate_json(raw)
+                except ValidationError:  # slow path, for a precise message
+                    rec = _parse_line(raw, n)
             except RecordError as e:
                 if not skip_bad:
                     raise

@@ -20,9 +20,9 @@ def _fresh(state: FlowState) -> list[engine.Item]:
 
 def _provisional(flow: Flow, items: list[engine.Item]) -> FlowState:
     """Decide on cheap results only where costly checks could still change the outcome."""
-    plan_for = flow.policy.plan_for
+    plan_of = flow.policy.plan_of
     for it in items:
-        if plan_for(it.record.segment).costly:
+        if plan_of(it.record).costly:
             engine.decide(it, flow.policy)
     return {}
 

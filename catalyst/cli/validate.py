@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import typer
+from rich.progress import Progress, TaskID
 
 from catalyst.errors import RecordError, UserError
 from catalyst.jsonl import ReadStats, read_records
+from catalyst.records import Verdict
+
+
+def _done() -> Future[int]:
+    f: Future[int] = Future()
+    f.set_result(0)
+    return f
 
 
 def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, skip_bad: bool, resume: bool,
@@ -43,18 +52,32 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
 
     out_fh = out.open("ab" if resume else "wb") if out else None
     t0 = time.perf_counter()
+    pending: tuple[Future[int], list[Verdict], int] | None = None
+
+    def report(bar: Progress, task: TaskID) -> None:
+        """A batch counts (progress, --out, summary) only once the log has it: a crash loses nothing reported."""
+        nonlocal pending
+        if pending is None:
+            return
+        fut, verdicts, lines = pending
+        pending = None
+        fut.result()
+        if out_fh is not None:
+            out_fh.write(b"".join(v.to_json().encode() + b"\n" for v in verdicts))
+            out_fh.flush()
+        summary.add(verdicts)
+        rate = summary.n / max(1e-9, time.perf_counter() - t0)
+        bar.update(task, completed=lines, rate=f"{rate:,.0f} rec/s")
+
     try:
         with progress() as bar:
             task = bar.add_task("validating", total=total, rate="")
             for verdicts in validator.iter_batches(fresh()):
-                if store is not None:
-                    store.flush()  # durable before it is reported
-                if out_fh is not None:
-                    out_fh.write(b"".join(v.to_json().encode() + b"\n" for v in verdicts))
-                    out_fh.flush()
-                summary.add(verdicts)
-                rate = summary.n / max(1e-9, time.perf_counter() - t0)
-                bar.update(task, completed=stats.lines, rate=f"{rate:,.0f} rec/s")
+                # DuckDB writes this batch on its own thread while the next one is validated
+                fut = store.flush_async() if store is not None else _done()
+                report(bar, task)
+                pending = (fut, verdicts, stats.lines)
+            report(bar, task)
             bar.update(task, completed=total)
     finally:
         if out_fh is not None:

@@ -62,6 +62,10 @@ class CompiledPolicy:
     def name(self) -> str:
         return self.policy.name
 
+    def plan_of(self, record: Any) -> Plan:
+        """The plan for an interaction (its ``metadata.segment``)."""
+        return self.plan_for(record.segment) if self.overrides else self.default
+
     def plan_for(self, segment: dict[str, Any]) -> Plan:
         if segment and self.overrides:
             for match, plan in self.overrides:
