@@ -1,0 +1,220 @@
+"""Grounding quality on HaluEval's held-out test split, next to the baselines that leak.
+
+    python benchmarks/grounding_quality.py                 # lexical on the whole test split, full on a subsample
+    python benchmarks/grounding_quality.py --full-n 300    # smaller full-mode subsample (faster)
+
+For each task (qa, dialogue, summarization) on the test split of ``scripts/train_grounding.py``
+(blake2b hash of the item, ~20%, never trained on), both answers of every item are scored by:
+
+- ``grounding lexical`` / ``grounding full``: the shipped check, balanced accuracy at its default threshold 0.5
+  (nothing tuned on the test set);
+- ``length``, ``words/sentence`` and ``answer-context cosine``: single-number baselines. Their AUROC is
+  taken in the better of the two orientations and their balanced accuracy at the best threshold *on the test
+  set itself* — optimistic for the baselines, so beating them is not an artefact of tuning.
+
+Rows are reported on all items and on the *length-matched* subset (right and hallucinated answers within
+20% of each other's length), where length cannot separate them. The full mode runs on a subsample: every
+length-matched item plus the first others up to ``--full-n`` items per task (n is printed).
+The HaluEval paper's ChatGPT-as-judge accuracy is shown beside (QA 62.6%, dialogue 72.4%, summ. 58.5%).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from train_grounding import TASKS, Item, load_split  # noqa: E402
+
+CHATGPT_JUDGE = {"qa": 0.626, "dialogue": 0.724, "summarization": 0.585}
+SECTION = "grounding_quality"
+_WORDS = re.compile(r"\w+")
+
+
+def auroc(y: np.ndarray, s: np.ndarray) -> float:
+    """Area under the ROC curve of score ``s`` for label 1 (ties count half)."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, s)) if len(set(y.tolist())) == 2 else float("nan")
+
+
+def balanced_acc(y: np.ndarray, pred: np.ndarray) -> float:
+    pos, neg = y == 1, y == 0
+    return float((pred[pos].mean() + (~pred[neg]).mean()) / 2)
+
+
+def best_balanced_acc(y: np.ndarray, s: np.ndarray) -> float:
+    """Oracle balanced accuracy: the best threshold and orientation chosen on these very labels."""
+    best = 0.5
+    for t in np.unique(s):
+        for pred in (s >= t, s < t):
+            best = max(best, balanced_acc(y, pred))
+    return best
+
+
+def length_matched(it: Item) -> bool:
+    a, b = len(it.right), len(it.hallucinated)
+    return abs(a - b) <= 0.2 * max(a, b, 1)
+
+
+def words_per_sentence(text: str) -> float:
+    from catalyst_checks.grounding.text import sentences
+
+    return len(_WORDS.findall(text)) / max(1, len(sentences(text)))
+
+
+def plain_cosine(items: list[Item]) -> np.ndarray:
+    """cos(answer, context): the context embedded as ~1000-character chunks whose mean is re-normalised."""
+    from catalyst.embeddings import get_embedder
+
+    emb = get_embedder("auto")
+    out = []
+    for it in items:
+        chunks = [c[i:i + 1000] for c in it.context for i in range(0, len(c), 1000)]
+        cv = emb.encode(chunks).mean(axis=0)
+        cv /= np.linalg.norm(cv) or 1.0
+        av = emb.encode([it.right, it.hallucinated])
+        out += [float(av[0] @ cv), float(av[1] @ cv)]
+    return np.array(out)
+
+
+def check_scores(items: list[Item], mode: str) -> tuple[np.ndarray, float]:
+    """Scores of the shipped check on both answers of each item, and the median ms per answer."""
+    from catalyst.checks import CheckContext
+    from catalyst.records import Interaction
+    from catalyst_checks.grounding import Grounding
+
+    check = Grounding(mode=mode)  # type: ignore[arg-type]
+    scores, times = [], []
+    for it in items:
+        for answer in (it.right, it.hallucinated):
+            ctx = CheckContext(Interaction(input=it.input or None, output=answer, context=it.context))
+            t0 = time.perf_counter()
+            r = check.run(ctx)
+            times.append((time.perf_counter() - t0) * 1e3)
+            scores.append(r.score)
+    return np.array(scores, dtype=np.float64), float(np.median(times))
+
+
+def labels(items: list[Item]) -> np.ndarray:
+    return np.array([1, 0] * len(items))
+
+
+def evaluate(task: str, full_n: int) -> list[dict[str, object]]:
+    test = load_split(task, "test")
+    matched = [length_matched(it) for it in test]
+    full_items = [it for it, m in zip(test, matched, strict=True) if m]
+    full_items += [it for it, m in zip(test, matched, strict=True) if not m][: max(0, full_n - len(full_items))]
+    full_matched = [length_matched(it) for it in full_items]
+
+    y = labels(test)
+    mask = np.repeat(np.array(matched), 2)
+    lengths = np.array([len(a) for it in test for a in (it.right, it.hallucinated)], dtype=np.float64)
+    wps = np.array([words_per_sentence(a) for it in test for a in (it.right, it.hallucinated)])
+    lex, lex_ms = check_scores(test, "lexical")
+    full, full_ms = check_scores(full_items, "full")
+    cos = plain_cosine(full_items)
+    yf = labels(full_items)
+    fmask = np.repeat(np.array(full_matched), 2)
+
+    rows: list[dict[str, object]] = []
+
+    def add(name: str, yy: np.ndarray, s: np.ndarray, sel: np.ndarray, *, fixed: bool, ms: float | None = None) -> None:
+        for subset, m in (("all", np.ones_like(sel, dtype=bool)), ("length-matched", sel)):
+            ys, ss = yy[m], s[m]
+            a = auroc(ys, ss)
+            if fixed:
+                bacc = balanced_acc(ys, ss >= 0.5)
+            else:
+                a = max(a, 1 - a)
+                bacc = best_balanced_acc(ys, ss)
+            rows.append({"task": task, "subset": subset, "detector": name, "n": int(m.sum()), "auroc": a,
+                         "bacc": bacc, "ms": ms, "tuned": not fixed})
+
+    add("grounding lexical", y, lex, mask, fixed=True, ms=lex_ms)
+    add("grounding full", yf, full, fmask, fixed=True, ms=full_ms)
+    add("length (baseline)", y, -lengths, mask, fixed=False)
+    add("words/sentence (baseline)", y, -wps, mask, fixed=False)
+    add("answer-context cosine (baseline)", yf, cos, fmask, fixed=False)
+    return rows
+
+
+def render(rows: list[dict[str, object]]) -> str:
+    """The BENCHMARKS.md section (markdown)."""
+    lines = [
+        "## Grounding quality (HaluEval test split)",
+        "",
+        "`python benchmarks/grounding_quality.py` — test split = blake2b(item) % 100 < 20, never trained on. "
+        "n = answers (two per item). The check's balanced accuracy is at its default threshold 0.5; baselines "
+        "(marked *) get their best orientation and an oracle threshold picked on the test labels. Length-matched = "
+        "right and hallucinated answers within 20% of each other's length. ChatGPT judge = HaluEval paper.",
+        "",
+        "| task | subset | detector | n | AUROC | balanced acc. | ChatGPT judge acc. | median ms |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        name = f"{r['detector']}{' *' if r['tuned'] else ''}"
+        judge = f"{CHATGPT_JUDGE[str(r['task'])]:.1%}" if str(r["detector"]).startswith("grounding") else ""
+        ms = f"{r['ms']:.1f}" if r["ms"] is not None else ""
+        lines.append(f"| {r['task']} | {r['subset']} | {name} | {r['n']} | {r['auroc']:.3f} | {r['bacc']:.1%} | "
+                     f"{judge} | {ms} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_section(name: str, body: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
+    """Replace only this benchmark's section between its markers (create them if missing)."""
+    try:
+        from benchmarks._report import write_section as shared  # type: ignore[import-not-found]
+    except ImportError:
+        shared = None
+    if shared is not None:
+        shared(name, body)
+        return
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    block = f"{start}\n{body}{end}"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--full-n", type=int, default=500, help="items per task scored in full mode")
+    p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    p.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    args = p.parse_args(argv)
+
+    rows: list[dict[str, object]] = []
+    for task in args.tasks:
+        t0 = time.perf_counter()
+        rows += evaluate(task, args.full_n)
+        print(f"{task}: {time.perf_counter() - t0:.0f}s", flush=True)
+    table = Table(title="Grounding quality, HaluEval test split (* = baseline with oracle orientation/threshold)")
+    for col in ("task", "subset", "detector", "n", "AUROC", "bal. acc.", "ChatGPT judge", "ms"):
+        table.add_column(col, justify="right" if col in ("n", "AUROC", "bal. acc.", "ms") else "left")
+    for r in rows:
+        judge = f"{CHATGPT_JUDGE[str(r['task'])]:.1%}" if str(r["detector"]).startswith("grounding") else ""
+        table.add_row(str(r["task"]), str(r["subset"]), f"{r['detector']}{' *' if r['tuned'] else ''}", str(r["n"]),
+                      f"{r['auroc']:.3f}", f"{r['bacc']:.1%}", judge,
+                      f"{r['ms']:.1f}" if r["ms"] is not None else "")
+    Console().print(table)
+    if not args.no_write:
+        write_section(SECTION, render(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,180 @@
+"""The ``grounding`` check: is every claim of the answer supported by the given context?
+
+The answer is split into claims (sentences, long ones into clauses). Each claim gets support features
+against the context (see :mod:`.features`): lexical coverage in ``mode: lexical`` (~1 ms, the hot path),
+plus the nearest context sentence by embedding in ``mode: full``. A logistic head trained on HaluEval
+(``head.json``) turns the claims' aggregated features into the answer's score, and each claim's own
+features into its score. Evidence marks the unsupported claims (with the missing words, numbers and
+names as the reason) and the closest context sentence for each claim.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+
+from catalyst.checks import Check, CheckContext
+from catalyst.records import CheckResult, Evidence
+from catalyst_checks.grounding.features import (
+    Claim,
+    ContextIndex,
+    aggregate,
+    analyse_answer,
+    context_index,
+    embed_features,
+)
+from catalyst_checks.grounding.head import Head, load_heads
+from catalyst_checks.grounding.text import STOP, analyse, stem
+
+__all__ = ["Grounding"]
+
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+_NUMLIKE = re.compile(r"\d")
+
+
+class Grounding(Check):
+    """The answer's claims must be supported by the context passages (RAG faithfulness)."""
+
+    name: ClassVar[str] = "grounding"
+    costly: ClassVar[bool] = False
+    catches: ClassVar[str] = ("claims the context does not support: invented facts, changed numbers or dates, "
+                              "swapped names (hallucination against retrieved passages)")
+    cost: ClassVar[str] = "lexical ~1 ms; full: +1 MiniLM embedding per claim and uncached context sentence"
+
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0, description="a score below this fails the check")
+    mode: Literal["lexical", "full"] = Field(
+        default="lexical", description="`lexical`: word/number/name coverage only (fast); `full`: + embeddings")
+    backend: Literal["auto", "torch", "onnx-int8"] = Field(default="auto", description="embedding backend (full mode)")
+    on_empty: Literal["review", "pass"] = Field(
+        default="review", description="no context given: `review` scores 0 (cannot be grounded), `pass` skips")
+    use_input: bool = Field(default=True, description="words from the user's input count as given, not invented")
+    top_k: int = Field(default=8, ge=1, le=64, description="candidate context sentences per claim (large contexts)")
+    max_claims: int = Field(default=512, ge=1, description="claims per answer at most (longer answers are grouped)")
+    max_embed_claims: int = Field(default=32, ge=1, description="claims embedded at most in full mode")
+    max_evidence: int = Field(default=20, ge=1, description="evidence spans reported at most")
+
+    # -- scoring -----------------------------------------------------------------------------------
+    def _head(self) -> Head:
+        return load_heads()[self.mode]
+
+    def _rows(self, claims: list[Claim]) -> np.ndarray:
+        if self.mode == "lexical":
+            return np.stack([c.lex for c in claims])
+        done = [c.emb for c in claims if c.emb is not None]
+        floor = min(float(e[0]) for e in done) if done else 1.0
+        rows = []
+        for c in claims:
+            # claims past max_embed_claims are the best lexically supported: impute the best embedded dissimilarity
+            emb = c.emb if c.emb is not None else np.array([floor, c.lex[7]], dtype=np.float32)
+            rows.append(np.concatenate([c.lex, emb]))
+        return np.stack(rows)
+
+    def featurize(self, output: str, context: list[str], input_text: str = "",
+                  ) -> tuple[ContextIndex, list[Claim], np.ndarray]:
+        """The context index, the answer's claims and their feature rows (what the head scores).
+
+        Public so that ``scripts/train_grounding.py`` trains on exactly the features the check computes.
+        """
+        index = context_index(context)
+        claims = analyse_answer(output, index, input_text if self.use_input else "", top_k=self.top_k,
+                                max_claims=self.max_claims)
+        if not claims:
+            return index, claims, np.empty((0, 0), dtype=np.float32)
+        if self.mode == "full":
+            embed_features(claims, index, self._encode, max_claims=self.max_embed_claims)
+        return index, claims, self._rows(claims)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        from catalyst.embeddings import get_embedder
+
+        return get_embedder(self.backend).encode(texts)
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        output = ctx.output
+        passages = [p for p in ctx.context if p and p.strip()]
+        if not passages:
+            if self.on_empty == "pass":
+                return self.result(1.0, passed=True, skipped="no context")
+            return self.result(0.0, evidence=[Evidence(
+                start=0, end=len(output),
+                reason="no context given: the answer cannot be grounded (set on_empty: pass to skip this check)")],
+                claims=0, mode=self.mode)
+        index, claims, rows = self.featurize(output, ctx.context, ctx.input)
+        if not claims:
+            return self.result(1.0, claims=0, mode=self.mode, note="the answer makes no claim to check")
+        head = self._head()
+        weights = np.array([c.weight for c in claims], dtype=np.float32)
+        score = float(head.prob(aggregate(rows, weights)))
+        claim_scores = head.prob(np.concatenate([rows, rows], axis=1))
+        return self.result(score, evidence=self._evidence(output, ctx.context, index, claims, claim_scores),
+                           claims=len(claims), unsupported=int((claim_scores < self.threshold).sum()),
+                           mode=self.mode, claim_scores=[round(float(s), 4) for s in claim_scores[:100]])
+
+    def run_batch(self, ctxs: Sequence[CheckContext]) -> list[CheckResult | float | bool]:
+        """Score many answers; in full mode every text of the batch is embedded in one call first."""
+        if self.mode == "full":
+            texts: list[str] = []
+            for c in ctxs:
+                passages = [p for p in c.context if p and p.strip()]
+                if not passages:
+                    continue
+                index = context_index(c.context)
+                claims = analyse_answer(c.output, index, c.input if self.use_input else "", top_k=self.top_k,
+                                        max_claims=self.max_claims)
+                texts += [cl.span.text for cl in claims[: self.max_embed_claims]]
+                texts += [s.span.text for s in index.sentences[:256]]
+            if texts:
+                self._encode(list(dict.fromkeys(texts)))  # warms the content-hash cache; run() then hits it
+        return [self.run(c) for c in ctxs]
+
+    # -- evidence ----------------------------------------------------------------------------------
+    def _evidence(self, output: str, context: list[str], index: ContextIndex, claims: list[Claim],
+                  scores: np.ndarray) -> list[Evidence]:
+        bad: list[Evidence] = []
+        support: list[Evidence] = []
+        for i, (c, s) in enumerate(zip(claims, scores, strict=True)):
+            if s < self.threshold:
+                bad.append(Evidence(start=c.span.start, end=c.span.end, text=c.span.text[:300],
+                                    reason=f"claim {i + 1} unsupported (score {s:.2f}): {_why(c, index)}"))
+            if c.best is not None:
+                sent = index.sentences[c.best]
+                how = f"cosine {c.sim:.2f}" if c.sim is not None else "word overlap"
+                support.append(Evidence(start=sent.span.start, end=sent.span.end, field="context",
+                                        passage=sent.passage, text=sent.span.text[:300],
+                                        reason=f"closest context for claim {i + 1} ({how})"))
+        return (bad + support)[: self.max_evidence]
+
+
+def _why(c: Claim, index: ContextIndex) -> str:
+    """Name what the context lacks: numbers, names, then other content words."""
+    numbers: list[str] = []
+    names: list[str] = []
+    words: list[str] = []
+    for m in _WORD.finditer(c.span.text):
+        w = m.group(0)
+        low = w.lower()
+        if low in STOP:
+            continue
+        if _NUMLIKE.search(w):
+            if not (analyse(w).numbers <= (index.numbers | index.vocab)):
+                numbers.append(w)
+            continue
+        if stem(w) in index.vocab:
+            continue
+        (names if w[0].isupper() and m.start() > 0 else words).append(w)
+    parts = []
+    if numbers:
+        parts.append("numbers not in the context: " + ", ".join(dict.fromkeys(numbers)))
+    if names:
+        parts.append("names not in the context: " + ", ".join(dict.fromkeys(names)))
+    if words:
+        parts.append("words not in the context: " + ", ".join(list(dict.fromkeys(words))[:8]))
+    if not parts:
+        if c.sim is not None:
+            return f"no context sentence says this (best cosine {c.sim:.2f})"
+        return "its words appear in the context but not together (recombined facts)"
+    return "; ".join(parts)
