@@ -31,12 +31,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from catalyst.errors import UserError
 from catalyst.review.queue import (
     AlreadyDecidedError,
     ItemNotFoundError,
     LeaseExpiredError,
     NotHolderError,
-    ReviewError,
     ReviewQueue,
 )
 from catalyst.review.web import auth
@@ -185,11 +185,11 @@ def create_app(db: str | Path | Store, *, lease_seconds: float = 900.0, sla_hour
         sess = getattr(request.state, "session", None)
         return page(request, "error.html", exc.status, session=sess, title=exc.title, message=exc.message)
 
-    @app.exception_handler(ReviewError)
-    async def _review_error(request: Request, exc: ReviewError) -> HTMLResponse:
+    @app.exception_handler(UserError)
+    async def _review_error(request: Request, exc: UserError) -> HTMLResponse:
         status = 404 if isinstance(exc, ItemNotFoundError) else 409 if isinstance(
             exc, NotHolderError | AlreadyDecidedError | LeaseExpiredError) else 400
-        title = {404: "No such item", 409: "Not possible now", 400: "Cannot save that"}[status]
+        title = {404: "No such item", 409: "Not possible now", 400: "Cannot do that"}[status]
         sess = getattr(request.state, "session", None)
         return page(request, "error.html", status, session=sess, title=title, message=str(exc),
                     item_id=request.query_params.get("id") or getattr(request.state, "item_id", None))
