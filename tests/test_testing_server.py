@@ -228,3 +228,18 @@ async def test_async_fixture(scripted_server: ScriptedServer, async_openai_clien
     scripted_server.script = "async fixture"
     r = await async_openai_client.chat.completions.create(model="m", messages=MSG)
     assert r.choices[0].message.content == "async fixture"
+
+
+def test_max_tokens_cuts_and_echo_scores_the_prompt() -> None:
+    def lp(token: str) -> float:
+        return -3.0 if "1887" in token else -0.1
+
+    with ScriptedServer(Reply(text="one two three", logprobs=lp)) as srv, srv.client() as client:
+        r = _chat(client, max_tokens=2)
+        assert r.choices[0].message.content == "one two" and r.choices[0].finish_reason == "length"
+        e = client.completions.create(model="m", prompt="Built in 1887.", echo=True, max_tokens=0, logprobs=1)
+    lp_ = e.choices[0].logprobs
+    assert e.choices[0].text == "Built in 1887."
+    assert lp_.tokens == ["Built", " in", " 1887", "."]
+    assert lp_.token_logprobs == [None, -0.1, -3.0, -0.1]
+    assert lp_.text_offset == [0, 5, 8, 13]

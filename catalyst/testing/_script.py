@@ -55,7 +55,9 @@ class Reply:
     ``text`` is the answer; a list gives one text per choice when the request asks for ``n > 1``
     (cycled if shorter). ``logprobs`` overrides the per-token logprobs (one value per token of
     :func:`tokenize`, or a constant). ``status`` other than 200 sends an OpenAI-style error body.
-    ``delay`` waits before the response starts; ``chunk_delay`` waits between streamed chunks.
+    ``logprobs`` may also be a function of the token. ``delay`` waits before the response starts;
+    ``chunk_delay`` waits between streamed chunks. A request's ``max_tokens`` cuts the text (``finish_reason``
+    becomes ``"length"``); ``echo`` on ``/v1/completions`` returns the prompt's tokens too.
     ``fault`` breaks the response on purpose (see the constructors below).
     """
 
@@ -64,7 +66,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     chunk_delay: float = 0.0
-    logprobs: float | list[float] | None = None
+    logprobs: float | list[float] | Callable[[str], float] | None = None
     finish_reason: str = "stop"
     fault: Fault | None = None
     error_message: str | None = None
@@ -123,9 +125,17 @@ class Reply:
             return ""
         return self.text[index % len(self.text)]
 
+    def prompt_logprobs(self, tokens: Sequence[str]) -> list[float]:
+        """Logprobs of echoed prompt tokens: the reply's function if it has one, else the default."""
+        if callable(self.logprobs):
+            return [float(self.logprobs(t)) for t in tokens]
+        return [default_logprob(t) for t in tokens]
+
     def token_logprobs(self, tokens: Sequence[str]) -> list[float]:
         if self.logprobs is None:
             return [default_logprob(t) for t in tokens]
+        if callable(self.logprobs):
+            return [float(self.logprobs(t)) for t in tokens]
         if isinstance(self.logprobs, int | float):
             return [float(self.logprobs)] * len(tokens)
         lps = [float(x) for x in self.logprobs]

@@ -229,20 +229,47 @@ def _usage(req: ScriptedRequest, texts: list[str]) -> dict[str, int]:
     return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
 
+def _texts(req: ScriptedRequest, reply: Reply) -> tuple[list[str], list[str]]:
+    """Each choice's text, cut at the request's ``max_tokens``, and its finish reason."""
+    body = req.json
+    limit = body.get("max_completion_tokens", body.get("max_tokens"))
+    texts, reasons = [], []
+    for i in range(req.n):
+        text = reply.text_for(i)
+        if isinstance(limit, int) and limit >= 0:
+            toks = tokenize(text)
+            if len(toks) > limit:
+                texts.append("".join(toks[:limit]))
+                reasons.append("length")
+                continue
+        texts.append(text)
+        reasons.append(reply.finish_reason)
+    return texts, reasons
+
+
 def _completion(kind: str, req: ScriptedRequest, reply: Reply, default_model: str) -> dict[str, Any]:
     want, top = _logprob_request(kind, req.json)
-    texts = [reply.text_for(i) for i in range(req.n)]
+    texts, reasons = _texts(req, reply)
+    echo = kind == "text" and bool(req.json.get("echo"))
     choices = []
     for i, text in enumerate(texts):
         lp_obj = None
         if want:
             tokens, lps, tops = _token_entries(text, reply, top)
+            if echo:
+                ptoks = tokenize(req.prompt)
+                plps: list[Any] = reply.prompt_logprobs(ptoks)
+                ptops = [top_alternatives(t, lp, top) for t, lp in zip(ptoks, plps, strict=True)]
+                plps[:1] = [None] * min(1, len(plps))  # like OpenAI: the first prompt token has no logprob
+                tokens, lps, tops = ptoks + tokens, plps + lps, ptops + tops
             lp_obj = _chat_logprobs(tokens, lps, tops) if kind == "chat" else _text_logprobs(tokens, lps, tops)
+        if echo:
+            text = req.prompt + text
         if kind == "chat":
             choices.append({"index": i, "message": {"role": "assistant", "content": text, "refusal": None},
-                            "finish_reason": reply.finish_reason, "logprobs": lp_obj})
+                            "finish_reason": reasons[i], "logprobs": lp_obj})
         else:
-            choices.append({"index": i, "text": text, "finish_reason": reply.finish_reason, "logprobs": lp_obj})
+            choices.append({"index": i, "text": text, "finish_reason": reasons[i], "logprobs": lp_obj})
     return {
         "id": f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-scripted-{req.index}",
         "object": "chat.completion" if kind == "chat" else "text_completion",
@@ -253,7 +280,7 @@ def _completion(kind: str, req: ScriptedRequest, reply: Reply, default_model: st
 
 def _stream_events(kind: str, req: ScriptedRequest, reply: Reply, default_model: str) -> list[Any]:
     want, top = _logprob_request(kind, req.json)
-    texts = [reply.text_for(i) for i in range(req.n)]
+    texts, reasons = _texts(req, reply)
     base = {"id": f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-scripted-{req.index}",
             "object": "chat.completion.chunk" if kind == "chat" else "text_completion",
             "created": int(time.time()), "model": req.model or default_model}
@@ -273,8 +300,8 @@ def _stream_events(kind: str, req: ScriptedRequest, reply: Reply, default_model:
                           "logprobs": _text_logprobs([t], [lp], [alts], offset) if want else None}
             offset += len(t)
             events.append({**base, "choices": [choice]})
-        final = ({"index": i, "delta": {}, "finish_reason": reply.finish_reason, "logprobs": None} if kind == "chat"
-                 else {"index": i, "text": "", "finish_reason": reply.finish_reason, "logprobs": None})
+        final = ({"index": i, "delta": {}, "finish_reason": reasons[i], "logprobs": None} if kind == "chat"
+                 else {"index": i, "text": "", "finish_reason": reasons[i], "logprobs": None})
         events.append({**base, "choices": [final]})
     opts = req.json.get("stream_options")
     if isinstance(opts, dict) and opts.get("include_usage"):
