@@ -60,7 +60,7 @@ _KEYWORD = re.compile(
 _TOKEN = re.compile(r"[A-Za-z0-9+/_\-]{20,}={0,2}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _PLACEHOLDER = re.compile(
-    r"(?i)^(?:<.*>|\$\{.*\}|\$[A-Z_]+|\{\{.*\}\}|%\(.*\)s|x{4,}.*|\*{3,}.*|\.{3,}|your[_\-].*|changeme|"
+    r"(?i)^(?:<.*>?|\$\{.*|\$\(.*|\$[A-Z_]+|\{\{.*\}\}|%\(.*\)s|x{4,}.*|\*{3,}.*|\.{3,}|your[_\-].*|changeme|"
     r"example.*|.*example|placeholder|redacted|dummy|none|null|true|false|password|secret|token|\*+)$"
 )
 # detect-secrets plugins that are not about secrets (public IPs are PII, handled by `pii`).
@@ -164,7 +164,9 @@ class Secrets(Check):
 
         def add(start: int, end: int, kind: str, specific: bool) -> None:
             value = text[start:end]
-            if end <= start or value in self.ignore or _PLACEHOLDER.match(value.strip("'\"")):
+            if end <= start or any(value in ig or ig in value for ig in self.ignore) or _PLACEHOLDER.match(
+                value.strip("'\"")
+            ):
                 return
             for i, (s, e, k, sp) in enumerate(hits):
                 if start < e and s < end:  # overlap: keep the wider span, the more specific kind
