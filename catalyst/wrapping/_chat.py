@@ -108,10 +108,11 @@ def make_record(input: Any, output: str, *, context: Any = None, samples: Sequen
                        samples=list(samples or []), logprobs=logprobs, metadata=dict(metadata or {}))
 
 
-def feedback_text(previous: str, reasons: Sequence[str]) -> str:
-    """What the model is told when its answer is sent back (the retry path)."""
+def feedback_text(previous: str, reasons: Sequence[str], *, quote: bool = True) -> str:
+    """What the model is told when its answer is sent back (the retry path); ``quote`` repeats the answer."""
     why = "\n".join(f"- {r}" for r in reasons) or "- it did not pass validation"
-    return ("Your previous answer was not accepted, for these reasons:\n"
+    said = f"Your previous answer was:\n<<<\n{previous}\n>>>\n" if quote else ""
+    return (f"{said}Your previous answer was not accepted, for these reasons:\n"
             f"{why}\n"
             "Answer the original request again, fixing these problems. Reply with the new answer only.")
 
@@ -119,7 +120,7 @@ def feedback_text(previous: str, reasons: Sequence[str]) -> str:
 def retry_messages(messages: Sequence[Any], previous: str, reasons: Sequence[str]) -> list[Message]:
     """The conversation plus the rejected answer and the reasons, ready to re-ask the model."""
     return [*_plain_messages(messages), {"role": "assistant", "content": previous},
-            {"role": "user", "content": feedback_text(previous, reasons)}]
+            {"role": "user", "content": feedback_text(previous, reasons, quote=False)}]
 
 
 def refusal_text(verdict: Verdict) -> str:
