@@ -253,6 +253,10 @@ def create_app(db: str | Path | Store, *, lease_seconds: float = 900.0, sla_hour
     def healthz() -> JSONResponse:
         return JSONResponse({"ok": True})
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.get("/signin")
     def signin_form(request: Request, s: Session | None = Depends(session_or_none)) -> Response:
         if s is not None:
