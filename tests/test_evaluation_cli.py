@@ -132,3 +132,18 @@ def test_jsonl_loader_columns(tmp_path):
     assert d.check_names == ["signal_a", "signal_b"] and np.isnan(d.score("signal_a")[0])  # errored → no score
     assert d.score("signal_a")[1] == pytest.approx(recs[1]["checks"][0]["score"])
     assert list(d.segments) == ["region"] and d.output_chars[2] == recs[2]["output_chars"]
+
+
+@pytest.mark.parametrize("text, where", [
+    ('{"label":1,"checks":[{"name":"a","score":0.5,"passed":true}]}\n'
+     '{"label":0,"checks":[{"name":"a","score":"high","passed":true}]}\n', "line 2, field `checks`"),
+    ('{"label":1}\n[1,2]\n', "line 2: each line must be a JSON object"),
+    ('{"label":1}\n{"label": 3}\n', "line 2, field `label`"),
+    ('{"label":1}\n{"label": 0, "confidence": "high"}\n', "line 2, field `confidence`"),
+])
+def test_jsonl_loader_names_the_bad_line(tmp_path, text, where):
+    from catalyst.errors import RecordError
+
+    (tmp_path / "bad.jsonl").write_text(text)
+    with pytest.raises(RecordError, match=where):
+        load_jsonl(tmp_path / "bad.jsonl")

@@ -71,18 +71,20 @@ class EvalData:
         return self.scores[:, self.check_names.index(name)]
 
 
-def _labels_from_text(raw: np.ndarray, source: str) -> np.ndarray:
-    vals = np.array([("" if v is None else str(v)).strip().lower() for v in raw], dtype=object) \
-        if raw.dtype == object else raw.astype(str)
-    out = np.full(vals.size, -2, dtype=np.int8)
-    out[np.isin(vals, ["1", "1.0", "true"])] = 1
-    out[np.isin(vals, ["0", "0.0", "false"])] = 0
-    out[np.isin(vals, ["", "none", "null"])] = -1
+def _label_sql(col: str) -> str:
+    """SQL mapping a label column to 1 / 0 / -1 (absent) / -2 (invalid)."""
+    t = f"lower(trim(CAST({col} AS VARCHAR)))"
+    return (f"CASE WHEN {col} IS NULL OR {t} IN ('', 'null', 'none') THEN -1 "
+            f"WHEN {t} IN ('1', '1.0', 'true') THEN 1 WHEN {t} IN ('0', '0.0', 'false') THEN 0 ELSE -2 END")
+
+
+def _labels(code: Any, raw: Any, source: str) -> np.ndarray:
+    out = np.asarray(code, dtype=np.int8)
     bad = np.flatnonzero(out == -2)
     if bad.size:
         i = int(bad[0])
-        raise RecordError(f"`label` must be 1 (correct), 0 (incorrect) or absent, got {vals[i]!r} in {source}",
-                          line=i + 1, field="label")
+        raise RecordError(f"`label` must be 1 (correct), 0 (incorrect) or absent, got {_obj_col(raw)[i]!r} in "
+                          f"{source}", line=i + 1, field="label")
     return out
 
 
@@ -102,69 +104,96 @@ def _obj_col(raw: Any) -> np.ndarray:
     return np.asarray(raw, dtype=object)
 
 
+_COLUMNS = ("{id: 'VARCHAR', label: 'VARCHAR', confidence: 'VARCHAR', decision: 'VARCHAR', output: 'VARCHAR', "
+            "output_chars: 'VARCHAR', metadata: 'JSON', segment: 'JSON', "
+            "checks: 'STRUCT(name VARCHAR, score DOUBLE, passed BOOLEAN, error VARCHAR)[]'}")
+
+
 def load_jsonl(path: str | Path, *, keep_outputs: bool = False) -> EvalData:
-    """Read scored or raw labelled records from JSONL with DuckDB (see the module docstring for shapes)."""
+    """Read scored or raw labelled records from JSONL with DuckDB (see the module docstring for shapes).
+
+    The file is parsed once into typed columns (unknown keys ignored); when that fails, a second, slower pass
+    finds the offending line so the error names it.
+    """
     p = Path(path)
     if not p.is_file():
         raise RecordError(f"data file `{p}` not found; give a JSONL file of labelled records or verdicts")
     con = duckdb.connect()
     try:
         try:
-            con.execute("CREATE TEMP TABLE raw AS SELECT (row_number() OVER ())::BIGINT AS line, json AS j "
-                        "FROM read_ndjson_objects(?)", [str(p)])
+            con.execute("CREATE TEMP TABLE raw AS SELECT (row_number() OVER ())::BIGINT AS line, * "
+                        f"FROM read_json(?, format='newline_delimited', columns={_COLUMNS})", [str(p)])
         except duckdb.Error as e:
-            raise RecordError(f"`{p}` is not JSONL (one JSON object per line): {str(e).splitlines()[0]}") from None
+            _explain(con, p, e)
         n = con.execute("SELECT count(*) FROM raw").fetchone()[0]  # type: ignore[index]
         if n == 0:
             raise MissingLabelsError(f"`{p}` has no records")
-        bad = con.execute("SELECT min(line) FROM raw WHERE json_type(j) <> 'OBJECT'").fetchone()[0]  # type: ignore[index]
-        if bad is not None:
-            raise RecordError("each line must be a JSON object", line=int(bad))
         return _from_connection(con, n, str(p), keep_outputs)
     finally:
         con.close()
 
 
+def _explain(con: duckdb.DuckDBPyConnection, p: Path, e: duckdb.Error) -> None:
+    """Find the line the typed parse choked on and raise a RecordError naming it."""
+    try:
+        con.execute("CREATE TEMP TABLE objs AS SELECT (row_number() OVER ())::BIGINT AS line, json AS j "
+                    "FROM read_ndjson_objects(?)", [str(p)])
+    except duckdb.Error as e2:
+        raise RecordError(f"`{p}` is not JSONL (one JSON object per line): {str(e2).splitlines()[0]}") from None
+    bad = con.execute("SELECT min(line) FROM objs WHERE json_type(j) <> 'OBJECT'").fetchone()[0]  # type: ignore[index]
+    if bad is not None:
+        raise RecordError("each line must be a JSON object", line=int(bad))
+    bad = con.execute("""SELECT min(line) FROM objs WHERE json_type(j->'checks') NOT IN ('ARRAY', 'NULL')
+                         OR list_contains(json_transform(j->'checks', '["JSON"]')
+                                          .list_transform(lambda c: json_type(c->'score') IN ('VARCHAR', 'OBJECT',
+                                                                                               'ARRAY')), true)"""
+                      ).fetchone()[0]  # type: ignore[index]
+    if bad is not None:
+        raise RecordError("`checks` must be a list of {name, score (a number or null), passed}", line=int(bad),
+                          field="checks")
+    raise RecordError(f"`{p}`: {str(e).splitlines()[0]}") from None
+
+
 def _from_connection(con: duckdb.DuckDBPyConnection, n: int, source: str, keep_outputs: bool) -> EvalData:
     cols = con.execute("""
-        SELECT line, COALESCE(j->>'id', 'line-' || line::VARCHAR) AS id, j->>'label' AS label,
-               TRY_CAST(j->>'confidence' AS DOUBLE) AS conf,
-               COALESCE(j->>'confidence' IS NOT NULL AND j->>'confidence' <> 'null'
-                        AND TRY_CAST(j->>'confidence' AS DOUBLE) IS NULL, false) AS conf_bad,
-               j->>'decision' AS decision,
-               COALESCE(length(j->>'output'), TRY_CAST(j->>'output_chars' AS BIGINT)) AS out_len, {outputs}
-               COALESCE(j->'metadata'->'segment', j->'segment') AS seg
-        FROM raw ORDER BY line""".format(outputs="j->>'output' AS output," if keep_outputs else "")).fetchnumpy()
+        SELECT line, COALESCE(id, 'line-' || line::VARCHAR) AS id, label, {label_code} AS label_code,
+               TRY_CAST(confidence AS DOUBLE) AS conf,
+               COALESCE(confidence IS NOT NULL AND confidence <> 'null'
+                        AND TRY_CAST(confidence AS DOUBLE) IS NULL, false) AS conf_bad,
+               decision, COALESCE(length(output), TRY_CAST(output_chars AS BIGINT)) AS out_len {outputs}
+        FROM raw ORDER BY line""".format(outputs=", output" if keep_outputs else "", label_code=_label_sql("label"))
+    ).fetchnumpy()
     conf = _float_col(cols["conf"])
     bad = np.flatnonzero(np.asarray(cols["conf_bad"], dtype=bool))
     if bad.size:
         raise RecordError("`confidence` must be a number in [0, 1]", line=int(bad[0]) + 1, field="confidence")
     checks = con.execute("""
-        SELECT line, c->>'name' AS name, TRY_CAST(c->>'score' AS DOUBLE) AS score,
-               TRY_CAST(c->>'passed' AS BOOLEAN) AS passed, c->>'error' AS error
-        FROM (SELECT line, unnest(CAST(j->'checks' AS JSON[])) AS c FROM raw
-              WHERE json_type(j->'checks') = 'ARRAY')""").fetchnumpy()
+        SELECT line, c.name AS name, c.score AS score, c.passed AS passed, c.error AS error
+        FROM (SELECT line, unnest(checks) AS c FROM raw WHERE checks IS NOT NULL)""").fetchnumpy()
     names, scores, passed = _pivot_checks(checks, n)
     segs = con.execute("""
         SELECT line, k AS key, json_extract_string(seg, '$."' || replace(k, '"', '\\"') || '"') AS value
         FROM (SELECT line, seg, unnest(json_keys(seg)) AS k FROM (
-              SELECT line, COALESCE(j->'metadata'->'segment', j->'segment') AS seg FROM raw)
+              SELECT line, COALESCE(metadata->'segment', segment) AS seg FROM raw)
               WHERE json_type(seg) = 'OBJECT')""").fetchnumpy()
+    return EvalData(
+        ids=_obj_col(cols["id"]), label=_labels(cols["label_code"], cols["label"], source),
+        confidence=conf, decision=_obj_col(cols["decision"]), check_names=names, scores=scores, passed=passed,
+        output_chars=_float_col(cols["out_len"]), segments=_segment_columns(segs, n),
+        outputs=_obj_col(cols["output"]) if keep_outputs else None)
+
+
+def _segment_columns(segs: dict[str, Any], n: int) -> dict[str, np.ndarray]:
     segments: dict[str, np.ndarray] = {}
     if segs["line"].size:
-        keys = _obj_col(segs["key"])
-        vals = _obj_col(segs["value"])
+        keys, vals = _obj_col(segs["key"]), _obj_col(segs["value"])
         lines = np.asarray(segs["line"], dtype=np.int64) - 1
         for key in sorted(set(keys.tolist())):
             col = np.full(n, None, dtype=object)
             m = keys == key
             col[lines[m]] = vals[m]
             segments[str(key)] = col
-    return EvalData(
-        ids=_obj_col(cols["id"]), label=_labels_from_text(_obj_col(cols["label"]), source),
-        confidence=conf, decision=_obj_col(cols["decision"]), check_names=names, scores=scores, passed=passed,
-        output_chars=_float_col(cols["out_len"]), segments=segments,
-        outputs=_obj_col(cols["output"]) if keep_outputs else None)
+    return segments
 
 
 def _pivot_checks(checks: dict[str, Any], n: int) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -233,8 +262,8 @@ def load_store(con: duckdb.DuckDBPyConnection, *, policy: str | None = None) -> 
     if n == 0:
         raise MissingLabelsError("the log has no verdicts" + (f" for policy `{policy}`" if policy else "")
                                  + "; validate some answers first")
-    cols = con.execute("SELECT line, id, label, confidence, decision, out_len FROM _eval_rows ORDER BY line"
-                       ).fetchnumpy()
+    cols = con.execute(f"SELECT line, id, label, {_label_sql('label')} AS label_code, confidence, decision, "
+                       "out_len FROM _eval_rows ORDER BY line").fetchnumpy()
     checks = con.execute("""
         SELECT r.line, c.name, c.score, c.passed, c.error FROM check_results c
         JOIN _eval_rows r ON r.verdict_id = c.verdict_id""").fetchnumpy()
@@ -243,16 +272,8 @@ def load_store(con: duckdb.DuckDBPyConnection, *, policy: str | None = None) -> 
         SELECT line, k AS key, json_extract_string(seg, '$."' || replace(k, '"', '\\"') || '"') AS value
         FROM (SELECT line, seg, unnest(json_keys(seg)) AS k FROM _eval_rows WHERE json_type(seg) = 'OBJECT')
         """).fetchnumpy()
-    segments: dict[str, np.ndarray] = {}
-    if segs["line"].size:
-        keys, vals = _obj_col(segs["key"]), _obj_col(segs["value"])
-        lines = np.asarray(segs["line"], dtype=np.int64) - 1
-        for key in sorted(set(keys.tolist())):
-            col = np.full(n, None, dtype=object)
-            m = keys == key
-            col[lines[m]] = vals[m]
-            segments[str(key)] = col
+    segments = _segment_columns(segs, n)
     return EvalData(
-        ids=_obj_col(cols["id"]), label=_labels_from_text(_obj_col(cols["label"]), "the log"),
+        ids=_obj_col(cols["id"]), label=_labels(cols["label_code"], cols["label"], "the log"),
         confidence=_float_col(cols["confidence"]), decision=_obj_col(cols["decision"]), check_names=names,
         scores=scores, passed=passed, output_chars=_float_col(cols["out_len"]), segments=segments)

@@ -19,6 +19,7 @@ from catalyst.evaluation.data import EvalData, from_columns
 __all__ = ["check_columns", "decide", "rescore", "scored_from_records"]
 
 _SEVERITY = {"accept": 0, "retry": 1, "review": 2, "block": 3}
+_BY_SEVERITY = np.array(list(_SEVERITY), dtype=object)
 
 
 def check_columns(data: EvalData, labels: Iterable[str]) -> dict[str, np.ndarray]:
@@ -111,16 +112,15 @@ def rescore(data: EvalData, policy: Any, *, calibrator: Any = "policy") -> tuple
         c = np.clip(c, 0.0, 1.0)
         d = decide(c, plan.thresholds.accept, plan.thresholds.block)
         passed = _passed(plan, sub)
-        sev = np.vectorize(_SEVERITY.__getitem__, otypes=[int])(d) if d.size else np.zeros(0, int)
+        sev = np.select([d == k for k in _SEVERITY], list(_SEVERITY.values()), 0) if d.size else np.zeros(0, int)
         for j, st in enumerate(plan.steps):
             if st.on_fail is None:
                 continue
             rule = str(st.on_fail.value if hasattr(st.on_fail, "value") else st.on_fail)
             fired = passed[:, j] == 0.0
             sev = np.where(fired, np.maximum(sev, _SEVERITY[rule]), sev)
-        inv = {v: k for k, v in _SEVERITY.items()}
         conf[m] = c
-        decision[m] = np.array([inv[int(x)] for x in sev], dtype=object) if sev.size else d
+        decision[m] = _BY_SEVERITY[sev] if sev.size else d
         todo &= ~m
     return conf, decision
 
