@@ -190,6 +190,7 @@ class Leakage(Check):
     )
     ngram: int = Field(default=5, ge=2, le=20, description="words in a row that count as copied")
     max_share: float = Field(default=0.25, gt=0.0, le=1.0, description="share of the prompt's words that may reappear")
+    min_words: int = Field(default=8, ge=1, description="copied words needed before the share counts (short prompts)")
     max_run_words: int = Field(default=12, ge=2, description="longest copied run of words allowed")
     run_score: float = Field(default=0.2, ge=0.0, le=1.0, description="score cap when a run reaches max_run_words")
     semantic: bool = Field(default=False, description="also flag answer sentences that paraphrase a prompt sentence")
@@ -237,13 +238,20 @@ class Leakage(Check):
             )
             for a, b in runs[:30]
         ]
+        if copied < self.min_words:  # a few shared words is not a leak, however short the prompt
+            score = max(score, 0.5 + 0.5 * (1 - share))
+            ev = []
         if longest >= self.max_run_words:
             score = min(score, self.run_score)
         if self.semantic:
             score = min(score, self._semantic(prompt, scan.text, ev))
         ev.sort(key=lambda e: e.start)
         ev += scan.evidence()
-        leaked = share >= self.max_share or longest >= self.max_run_words or score < self.threshold
+        leaked = (
+            (share >= self.max_share and copied >= self.min_words)
+            or longest >= self.max_run_words
+            or score < self.threshold
+        )
         return self.result(
             score,
             evidence=ev,
