@@ -1,0 +1,146 @@
+"""Batch validation throughput and inline overhead (issue 2's numbers).
+
+    python benchmarks/batch_throughput.py [--records 100000]
+
+Catalyst's batch path (one flow invocation per 2,000 records, Arrow batches written to DuckDB on a writer
+thread) against the naive path measured in the same run: one graph invocation and one INSERT per record.
+Then the inline `validate()` overhead with the three cheap checks, against the same call through LangGraph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import machine, markdown_table, median, p95, show, write_section  # noqa: E402
+
+import catalyst  # noqa: E402
+from catalyst import engine  # noqa: E402
+from catalyst.cli.demo import demo_data  # noqa: E402
+from catalyst.jsonl import read_records  # noqa: E402
+from catalyst.store import open_db  # noqa: E402
+
+
+def make_input(path: Path, n: int) -> None:
+    base = [orjson.loads(line) for line in demo_data().open("rb")]
+    with path.open("wb") as fh:
+        for i in range(n):
+            r = dict(base[i % len(base)])
+            r["id"] = f"b{i}"
+            r["context"] = [c[:500] for c in r["context"]]  # RAG-sized passages
+            fh.write(orjson.dumps(r) + b"\n")
+
+
+def catalyst_batch(path: Path, db: Path) -> tuple[float, float, int]:
+    v = catalyst.Validator("default", store=catalyst.Store(db))
+    assert v.store is not None
+    t0, c0 = time.perf_counter(), time.process_time()
+    n = 0
+    pending = None
+    for verdicts in v.iter_batches(read_records(path)):
+        fut = v.store.flush_async()
+        if pending is not None:
+            pending.result()
+        pending = fut
+        n += len(verdicts)
+    if pending is not None:
+        pending.result()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    v.close()
+    con = open_db(db)
+    logged = con.execute("SELECT count(*) FROM verdicts").fetchone()[0]
+    con.close()
+    assert logged == n, f"{logged} logged for {n} validated"
+    return wall, cpu, n
+
+
+def naive(path: Path, db: Path, limit: int) -> tuple[float, float, int]:
+    """One graph invocation and one INSERT per table per record, autocommit: what a first version does."""
+    v = catalyst.Validator("default")
+    con = open_db(db)
+    t0, c0 = time.perf_counter(), time.process_time()
+    n = 0
+    for rec in read_records(path):
+        verdict = v.graph.invoke({"items": engine.make_items([rec])})["verdicts"][0]
+        con.execute("INSERT INTO verdicts VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [f"n{n}", verdict.id, verdict.policy, verdict.decision.value, verdict.confidence,
+                     verdict.attempts, orjson.dumps(verdict.reasons).decode(), None, "{}", verdict.ms])
+        con.execute("INSERT INTO interactions VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?, ?)",
+                    [f"n{n}", rec.id, orjson.dumps(rec.input).decode(), rec.output,
+                     orjson.dumps(rec.context).decode(), "[]", None, orjson.dumps(rec.metadata).decode(), rec.label])
+        for c in verdict.checks:
+            con.execute("INSERT INTO check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [f"n{n}", verdict.id, c.name, c.score, c.passed, c.ms, c.error, "[]", "{}"])
+        n += 1
+        if n >= limit:
+            break
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    con.close()
+    return wall, cpu, n
+
+
+def inline(calls: int) -> dict[str, list[float]]:
+    v = catalyst.Validator("default")
+    answer = ("The Eiffel Tower was completed in 1889 for the World's Fair in Paris and is 330 metres tall, "
+              "making it the tallest structure in the city.")[:140]
+    rec = {"input": "When was the Eiffel Tower completed?", "output": answer,
+           "context": ["The tower was completed in 1889."]}
+    for _ in range(200):
+        v.validate(rec)
+        v.graph.invoke({"items": engine.make_items([catalyst.Interaction(**rec)])})
+    out: dict[str, list[float]] = {"validate()": [], "same flow through LangGraph invoke": []}
+    for _ in range(calls):  # interleaved, so load spikes hit both alike
+        t = time.perf_counter()
+        v.validate(rec)
+        out["validate()"].append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        v.graph.invoke({"items": engine.make_items([catalyst.Interaction(**rec)])})
+        out["same flow through LangGraph invoke"].append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--naive-records", type=int, default=3_000)
+    ap.add_argument("--inline-calls", type=int, default=3_000)
+    ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    args = ap.parse_args()
+    env = machine()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "in.jsonl"
+        make_input(data, args.records)
+        gc.collect()
+        nw, nc, nn = naive(data, Path(tmp) / "naive.duckdb", args.naive_records)
+        bw, bc, bn = catalyst_batch(data, Path(tmp) / "batch.duckdb")
+    rows = [
+        ["naive: 1 graph invoke + 1 INSERT per record", f"{nn:,}", f"{nn / nw:,.0f}", f"{nn / nc:,.0f}", "1.0×"],
+        ["catalyst batch (2,000/invoke, Arrow, writer thread)", f"{bn:,}", f"{bn / bw:,.0f}", f"{bn / bc:,.0f}",
+         f"{(bn / bw) / (nn / nw):,.0f}×"],
+    ]
+    cols = ["path", "records", "records/s (wall)", "records/s (CPU time)", "speed-up (wall)"]
+    show("Batch validation: 3 cheap checks + DuckDB log", cols, rows)
+    lat = inline(args.inline_calls)
+    lrows = [[k, f"{median(v):.3f}", f"{p95(v):.3f}"] for k, v in lat.items()]
+    lcols = ["one answer, 3 cheap checks, no log", "median ms", "p95 ms"]
+    show("Inline validate() overhead", lcols, lrows)
+    goal = "goal ≥ 20,000 records/s" + (" — met" if bn / bw >= 20_000 else " — **not met in this run**")
+    body = (f"## Batch throughput and inline overhead\n\n`python benchmarks/batch_throughput.py --records "
+            f"{args.records}` · {env}\n\n" + markdown_table(cols, rows) + f"\n\n{goal} (wall clock). The naive "
+            "baseline runs on the first records only (it is slow); rates compare directly.\n\n"
+            + markdown_table(lcols, lrows) + "\n\nInline calls walk the same nodes in-process "
+            "(`catalyst.graph.run_direct`); LangGraph compiles the same topology for batches and durable review. "
+            "Goal: median under 2 ms.")
+    if not args.no_write:
+        write_section("batch", body)
+
+
+if __name__ == "__main__":
+    main()
