@@ -6,7 +6,6 @@ import pytest
 from pydantic import ValidationError
 
 from catalyst.checks import CheckContext
-from catalyst.errors import ConfigError
 from catalyst.records import Interaction
 from catalyst_checks.pii import Pii, iban_ok, luhn_ok
 
@@ -91,7 +90,7 @@ def test_entities_are_configurable_and_validated() -> None:
     assert r.details["found"] == ["EMAIL_ADDRESS"]
     with pytest.raises(ValidationError, match="unknown PII entity type 'SOCIAL'"):
         Pii(entities=["SOCIAL"])
-    with pytest.raises(ConfigError, match="need the spaCy model"):
+    with pytest.raises(ValidationError, match="need the spaCy model"):
         Pii(mode="patterns", entities=["PERSON"])
 
 

@@ -31,7 +31,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from catalyst.checks import Check, CheckContext
 from catalyst.records import CheckResult, Evidence
@@ -288,12 +288,12 @@ class Pii(Check):
             raise ValueError("entities is empty; list at least one type, e.g. [EMAIL_ADDRESS]")
         return out
 
-    def model_post_init(self, _ctx: Any) -> None:
+    @model_validator(mode="after")
+    def _mode_fits(self) -> Pii:
         nlp_only = [e for e in self.entities if e in NLP_ENTITIES]
         if self.mode == "patterns" and nlp_only and set(nlp_only) == set(self.entities):
-            from catalyst.errors import ConfigError
-
-            raise ConfigError(f"pii: {', '.join(nlp_only)} need the spaCy model; use mode: full")
+            raise ValueError(f"{', '.join(nlp_only)} need the spaCy model; use mode: full")
+        return self
 
     # -- running ----------------------------------------------------------------------------------
     def _text(self, ctx: CheckContext) -> str:
