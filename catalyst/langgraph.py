@@ -100,8 +100,7 @@ class ValidationNode:
             update["output"] = rec.output
         verdict = verdict.model_copy(update=update)
         if self.writer is not None:
-            self.writer.store.add([(rec, verdict)])
-            self.writer.added()
+            self.writer.put([(rec, verdict)])
         return {k["verdict"]: verdict.model_dump(mode="json"), k["decision"]: verdict.decision.value,
                 k["feedback"]: None, k["attempts"]: 0, k["record_id"]: None}
 

@@ -12,7 +12,6 @@ a failure path logs instead of it, never beside it.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,9 +49,17 @@ class Guard:
     def __init__(self, policy: PolicyLike = "default", *, store: Store | str | Path | None = None,
                  validator: Validator | None = None, services: dict[str, Any] | None = None,
                  flush_interval: float = 1.0) -> None:
-        self.validator = validator or Validator(policy, store=store, services=services)
-        st = self.validator.store
+        if validator is not None and validator.store is not None:
+            # the guard writes the log itself (through its LogWriter), so the validator it runs has no store
+            store = store if store is not None else validator.store
+            flow = validator.flow
+            validator = Validator(validator.policy, services=flow.services, regenerate=flow.regenerate,
+                                  on_verdict=flow.on_verdict)
+        self.validator = validator or Validator(policy, services=services)
+        st = Store(store) if isinstance(store, str | Path) else store
         self.writer = LogWriter(st, interval=flush_interval) if st is not None else None
+        user_hook = self.validator.flow.on_verdict
+        self._on_verdict = self._sink if user_hook is None else self._chain(user_hook)
 
     @property
     def policy(self) -> Any:
@@ -60,7 +67,17 @@ class Guard:
 
     @property
     def store(self) -> Store | None:
-        return self.validator.store
+        return self.writer.store if self.writer is not None else None
+
+    def _sink(self, record: Interaction, verdict: Verdict) -> None:
+        if self.writer is not None:
+            self.writer.put([(record, verdict)])
+
+    def _chain(self, hook: Any) -> Any:
+        def both(record: Interaction, verdict: Verdict) -> None:
+            self._sink(record, verdict)
+            hook(record, verdict)
+        return both
 
     @property
     def max_retries(self) -> int:
@@ -68,7 +85,7 @@ class Guard:
 
     def _flow(self, regenerate: Regenerate | None) -> Flow:
         flow = self.validator.flow
-        return dataclasses.replace(flow, regenerate=regenerate) if regenerate is not None else flow
+        return dataclasses.replace(flow, regenerate=regenerate or flow.regenerate, on_verdict=self._on_verdict)
 
     # -- validating --------------------------------------------------------------------------------
     def check(self, records: Sequence[Interaction], regenerate: Regenerate | None = None) -> list[Verdict]:
@@ -78,7 +95,6 @@ class Guard:
             run_direct(self._flow(regenerate), state)
         except RegenerateFailed as e:
             return self._after_failed_retry(state["items"], e)
-        self._added()
         return list(state["verdicts"])
 
     async def acheck(self, records: Sequence[Interaction], regenerate: Regenerate | None = None) -> list[Verdict]:
@@ -87,7 +103,6 @@ class Guard:
             await arun_direct(self._flow(regenerate), state)
         except RegenerateFailed as e:
             return self._after_failed_retry(state["items"], e)
-        await self._aadded()
         return list(state["verdicts"])
 
     def _after_failed_retry(self, items: list[engine.Item], e: RegenerateFailed) -> list[Verdict]:
@@ -115,20 +130,8 @@ class Guard:
         return verdict
 
     def _log(self, records: list[Interaction], verdicts: list[Verdict]) -> None:
-        if self.store is not None:
-            self.store.add(zip(records, verdicts, strict=True))
-            self._added()
-
-    def _added(self) -> None:
-        if self.writer is not None:
-            self.writer.added()
-
-    async def _aadded(self) -> None:
-        if self.writer is not None:
-            if self.writer.interval == 0:
-                await asyncio.to_thread(self.writer.flush)
-            else:
-                self.writer.added()
+        for r, v in zip(records, verdicts, strict=True):
+            self._on_verdict(r, v)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def flush(self) -> int:

@@ -1,9 +1,11 @@
-"""Periodic flushing of a :class:`~catalyst.store.Store` for long-lived callers (wrappers, the proxy).
+"""The write side of the verdict log for long-lived callers (wrappers, the proxy): a queue and a flusher.
 
-The flow buffers verdicts in the store (``Store.add``); a write per answer would cost a DuckDB
-transaction each. A ``LogWriter`` flushes the buffer every ``interval`` seconds from one daemon
-thread, and on ``close()`` (and at interpreter exit). A crash therefore loses at most the verdicts
-of the last ``interval`` seconds; ``interval=0`` flushes after every answer instead (no thread).
+Callers ``put`` (record, verdict) pairs into an in-memory queue (a ``deque`` append: no lock held across
+I/O, so answering a request never waits for DuckDB). One daemon thread moves the queue into the
+:class:`~catalyst.store.Store` and flushes it every ``interval`` seconds, and ``close()`` (also run at
+interpreter exit) drains and flushes what is left. A crash therefore loses at most the verdicts of the
+last ``interval`` seconds; ``interval=0`` writes each answer's verdict before the call returns (no thread).
+A failed write keeps the rows buffered in the store and is retried on the next tick.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import contextlib
 import logging
 import threading
 import weakref
+from collections import deque
+from collections.abc import Iterable
 
+from catalyst.records import Interaction, Verdict
 from catalyst.store import Store
 
 __all__ = ["LogWriter"]
@@ -22,7 +27,7 @@ _log = logging.getLogger("catalyst.log")
 
 
 class LogWriter:
-    """Owns the flush schedule of one store. Thread-safe; ``close()`` flushes and stops the thread."""
+    """Owns the writes of one store. Thread-safe; ``close()`` drains, flushes and releases the file."""
 
     def __init__(self, store: Store, *, interval: float = 1.0) -> None:
         if interval < 0:
@@ -31,17 +36,48 @@ class LogWriter:
         self.interval = interval
         self.errors = 0
         self.last_error: str | None = None
+        self._queue: deque[tuple[Interaction, Verdict]] = deque()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards thread start/close
+        self._write_lock = threading.Lock()  # one writer at a time
         self._closed = False
         ref = weakref.ref(self)
         self._atexit = lambda: (w := ref()) is not None and w.close()
         atexit.register(self._atexit)
 
-    def _ensure_thread(self) -> None:
-        if self.interval == 0 or self._thread is not None:
-            return
+    # -- writing -----------------------------------------------------------------------------------
+    def put(self, pairs: Iterable[tuple[Interaction, Verdict]]) -> None:
+        """Queue verdicts; with ``interval=0`` they are written before this returns."""
+        self._queue.extend(pairs)
+        if self.interval == 0:
+            self.flush()
+        elif self._thread is None:
+            self._start()
+
+    @property
+    def pending(self) -> int:
+        """Verdicts queued or buffered but not yet durable."""
+        return len(self._queue) + self.store.pending
+
+    def flush(self) -> int:
+        """Write everything queued now; returns how many verdicts became durable."""
+        with self._write_lock:
+            batch = []
+            while self._queue:
+                batch.append(self._queue.popleft())
+            try:
+                if batch:
+                    self.store.add(batch)
+                return self.store.flush()
+            except Exception as e:  # the log must not take the caller down; rows stay buffered in the store
+                self.errors += 1
+                self.last_error = f"{type(e).__name__}: {e}"
+                _log.warning("catalyst: writing verdicts to %s failed (kept buffered): %s", self.store.path, e)
+                return 0
+
+    # -- the timer ---------------------------------------------------------------------------------
+    def _start(self) -> None:
         with self._lock:
             if self._thread is None and not self._closed:
                 self._thread = threading.Thread(target=self._run, name="catalyst-log-flush", daemon=True)
@@ -51,25 +87,8 @@ class LogWriter:
         while not self._stop.wait(self.interval):
             self.flush()
 
-    def added(self) -> None:
-        """Call after verdicts were buffered: flushes now (interval 0) or makes sure the timer runs."""
-        if self.interval == 0:
-            self.flush()
-        else:
-            self._ensure_thread()
-
-    def flush(self) -> int:
-        """Write what is buffered now. A failed write keeps the rows buffered and is retried next time."""
-        try:
-            return self.store.flush()
-        except Exception as e:  # the log must not take the caller down; the rows stay buffered
-            self.errors += 1
-            self.last_error = f"{type(e).__name__}: {e}"
-            _log.warning("catalyst: writing verdicts to %s failed (kept buffered): %s", self.store.path, e)
-            return 0
-
     def close(self) -> None:
-        """Stop the timer, flush, and release the DuckDB file."""
+        """Stop the timer, write what is left, and release the DuckDB file."""
         with self._lock:
             if self._closed:
                 return
@@ -79,4 +98,5 @@ class LogWriter:
             self._thread.join(timeout=30)
         with contextlib.suppress(Exception):
             atexit.unregister(self._atexit)
+        self.flush()
         self.store.close()
