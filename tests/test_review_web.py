@@ -375,3 +375,18 @@ def test_token_cli_add_list_revoke(tmp_path):
     assert run.invoke(token_app, ["revoke", "ada", "--db", str(db)]).exit_code == 0
     with store.connect() as con:
         assert auth.user_by_token(con, token) is None
+
+
+def test_oversized_chunked_body_is_413(tmp_path):
+    store = Store(tmp_path / "c.duckdb")
+    try:
+        c = TestClient(create_app(store, max_body=1000))
+
+        def body():
+            for _ in range(10):
+                yield b"a=" + b"x" * 500 + b"&"
+
+        r = c.post("/signin", content=body(), headers={"content-type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 413 and "over 1,000 bytes" in r.text
+    finally:
+        store.close()

@@ -17,6 +17,7 @@ Security model (answers are untrusted input, reviewers are authenticated people)
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -100,16 +101,31 @@ class _Headers:
             await _plain(send, 413, f"request body over {self.max_body:,} bytes; send less (a corrected answer "
                                     "may be at most 100,000 characters)")
             return
-        seen = 0
+        if declared is None and scope.get("method") in ("POST", "PUT", "PATCH"):
+            # no length declared (chunked): read the body first, at most max_body bytes, then replay it
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                msg = await receive()
+                if msg["type"] != "http.request":
+                    return  # the client went away
+                size += len(msg.get("body", b""))
+                if size > self.max_body:
+                    await _plain(send, 413, f"request body over {self.max_body:,} bytes; send less")
+                    return
+                chunks.append(msg.get("body", b""))
+                if not msg.get("more_body"):
+                    break
+            replayed = False
 
-        async def limited() -> Message:
-            nonlocal seen
-            msg = await receive()
-            if msg["type"] == "http.request":
-                seen += len(msg.get("body", b""))
-                if seen > self.max_body:
-                    raise HttpError(413, "Too large", f"request body over {self.max_body:,} bytes")
-            return msg
+            async def replay() -> Message:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                return await receive()
+
+            receive = replay
 
         async def with_headers(msg: Message) -> None:
             if msg["type"] == "http.response.start":
@@ -121,7 +137,7 @@ class _Headers:
                 msg = {**msg, "headers": headers}
             await send(msg)
 
-        await self.app(scope, limited, with_headers)
+        await self.app(scope, receive, with_headers)
 
 
 async def _plain(send: Send, status: int, text: str) -> None:
@@ -261,7 +277,7 @@ def create_app(db: str | Path | Store, *, lease_seconds: float = 900.0, sla_hour
     def signin_form(request: Request, s: Session | None = Depends(session_or_none)) -> Response:
         if s is not None:
             return RedirectResponse("/queue", status_code=303)
-        pre = request.cookies.get(PRE_COOKIE) or auth.secrets.token_urlsafe(24)
+        pre = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(24)
         resp = page(request, "signin.html", pre_token=pre, error=None)
         cookie(resp, PRE_COOKIE, pre, 3600)
         return resp
@@ -276,15 +292,14 @@ def create_app(db: str | Path | Store, *, lease_seconds: float = 900.0, sla_hour
         with store.connect() as con:
             user = auth.user_by_token(con, token or "")
             if user is None:
-                resp = page(request, "signin.html", 401, pre_token=pre,
+                return page(request, "signin.html", 401, pre_token=pre,
                             error="That token is not valid (wrong, revoked, or mistyped). Ask an admin for one: "
                                   "catalyst review token add NAME")
-                return resp
             sid, _ = auth.open_session(con, user, ttl)
-        resp = RedirectResponse("/queue", status_code=303)
-        cookie(resp, SESSION_COOKIE, sid, int(ttl.total_seconds()))
-        resp.delete_cookie(PRE_COOKIE, path="/", httponly=True, samesite="strict")
-        return resp
+        done = RedirectResponse("/queue", status_code=303)
+        cookie(done, SESSION_COOKIE, sid, int(ttl.total_seconds()))
+        done.delete_cookie(PRE_COOKIE, path="/", httponly=True, samesite="strict")
+        return done
 
     @app.post("/signout")
     def signout(request: Request, s: Session = Depends(csrf)) -> Response:
