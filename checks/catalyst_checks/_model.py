@@ -14,7 +14,7 @@ from catalyst.checks import CheckContext
 from catalyst.errors import ModelCallError, RecordError
 from catalyst.llm import LLM, LLMConfig, resolve_llm
 
-__all__ = ["choice_texts", "extract_json", "llm_for", "question_messages", "reply_text"]
+__all__ = ["choice_texts", "extract_json", "llm_for", "question_messages", "reply_text", "sample_answers"]
 
 
 def llm_for(ctx: CheckContext, config: LLMConfig | None, check_name: str) -> tuple[LLM, str | None]:
@@ -70,3 +70,30 @@ def extract_json(text: str) -> Any:
         except ValueError as e:
             err = e
     raise ValueError(f"no JSON object in the reply ({err})")
+
+
+async def sample_answers(ctx: CheckContext, llm: LLM, model: str | None, check_name: str, *, n: int,
+                         temperature: float, max_tokens: int, endpoint: str, prompt_template: str) -> list[str]:
+    """``n`` fresh answers to the record's input. Asks for ``n`` choices at once and tops up with more calls
+    when the endpoint returns fewer (llama.cpp ignores ``n``); each call counts against the verdict's budget."""
+    out: list[str] = []
+    calls = 0
+    while len(out) < n:
+        want = n - len(out)
+        if endpoint == "completions":
+            prompt = prompt_template.format(input=ctx.input) if ctx.input else ""
+            if not prompt:
+                question_messages(ctx, check_name)  # raises the clear "needs input" error
+            resp = await llm.acomplete(prompt, model=model, key=ctx.record.id, n=want, temperature=temperature,
+                                       max_tokens=max_tokens)
+        else:
+            resp = await llm.achat(question_messages(ctx, check_name), model=model, key=ctx.record.id, n=want,
+                                   temperature=temperature, max_tokens=max_tokens)
+        got = choice_texts(resp)[:want]
+        calls += 1
+        if not got:
+            raise ModelCallError(f"{check_name}: the model returned no sampled text")
+        out += [g.strip() for g in got]
+        if calls >= n:  # one choice per call at worst
+            break
+    return out
