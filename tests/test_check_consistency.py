@@ -103,7 +103,8 @@ async def test_no_input_and_no_samples_is_a_clear_error() -> None:
 
 def test_budget_exceeded_fails_closed_to_review() -> None:
     one = '{"choices": [{"index": 0, "message": {"role": "assistant", "content": "1889."}}]}'
-    policy = loads_policy("name: c\nchecks:\n  - consistency: {num_samples: 5}\nthresholds: {accept: 0.5, block: 0.0}\n")
+    policy = loads_policy("name: c\nchecks:\n  - consistency: {num_samples: 5}\n"
+                          "thresholds: {accept: 0.5, block: 0.0}\n")
     with ScriptedServer(Reply.raw(one)) as srv, LLM(base_url=srv.url, model="m", budget_calls=2) as llm:
         v = Validator(policy, services={"llm": llm}).validate({"input": Q, "output": GOOD})
         assert len(srv.requests) == 2
