@@ -4,6 +4,7 @@ bad input. (The end-to-end run in headless Chromium is tests/test_review_web_e2e
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,18 +31,27 @@ class Clock:
         return self.now
 
 
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """One seeded log per module (a 1 MB answer, a hostile one, a hostile id, users); each test gets a copy."""
+    path = tmp_path_factory.mktemp("web") / "seed.duckdb"
+    with Store(path) as store:
+        store.add([sample_pair("q-1", confidence=0.2), sample_pair("q-2", confidence=0.4),
+                   sample_pair("hostile", answer=HOSTILE, confidence=0.1),
+                   sample_pair('id"><script>alert(9)</script>&x=1', confidence=0.5),
+                   sample_pair("big", answer="A" * 1_048_576, confidence=0.6)])
+        store.flush()
+        with store.connect() as con:
+            tokens = {"ada": auth.add_user(con, "ada", "admin"), "rob": auth.add_user(con, "rob", "reviewer"),
+                      "ria": auth.add_user(con, "ria", "reviewer")}
+    return path, tokens
+
+
 @pytest.fixture
-def env(tmp_path: Path):
+def env(seeded, tmp_path: Path):
+    src, tokens = seeded
+    shutil.copy(src, tmp_path / "log.duckdb")
     store = Store(tmp_path / "log.duckdb")
-    big = "A" * 1_048_576
-    store.add([sample_pair("q-1", confidence=0.2), sample_pair("q-2", confidence=0.4),
-               sample_pair("hostile", answer=HOSTILE, confidence=0.1),
-               sample_pair('id"><script>alert(9)</script>&x=1', confidence=0.5),
-               sample_pair("big", answer=big, confidence=0.6)])
-    store.flush()
-    with store.connect() as con:
-        tokens = {"ada": auth.add_user(con, "ada", "admin"), "rob": auth.add_user(con, "rob", "reviewer"),
-                  "ria": auth.add_user(con, "ria", "reviewer")}
     clock = Clock()
     queue = ReviewQueue(store, lease_seconds=600, sla_hours=24, clock=clock)
     app = create_app(store, queue=queue)
