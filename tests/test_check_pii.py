@@ -115,3 +115,23 @@ def test_huge_answer_is_bounded_and_says_so() -> None:
     assert not r.passed
     assert any("not scanned" in e.reason for e in r.evidence)
     assert r.score == pytest.approx(50_000 / len(text))
+
+
+def test_labelled_set_quality_in_pattern_mode() -> None:
+    """The labelled set (tests/data/pii_labelled.jsonl) guards against regressions in the cheap mode."""
+    import json
+    from pathlib import Path
+
+    rows = [json.loads(x) for x in (Path(__file__).parent / "data" / "pii_labelled.jsonl").read_text().splitlines()]
+    assert len(rows) >= 200 and sum(1 for r in rows if not r["entities"]) >= 80
+    check = Pii(mode="patterns")
+    results = check.run_batch([ctx(r["text"]) for r in rows])
+    benign_flagged = [r["text"] for r, res in zip(rows, results, strict=True)
+                      if not r["entities"] and not res.passed]  # type: ignore[union-attr]
+    assert len(benign_flagged) <= 2, benign_flagged
+    labels = [(r, e) for r in rows for e in r["entities"] if e["type"] != "PERSON"]
+    found = sum(
+        any(ev.start < e["end"] and e["start"] < ev.end for ev in res.evidence)  # type: ignore[union-attr]
+        for r, e in labels for res in [results[rows.index(r)]]
+    )
+    assert found / len(labels) >= 0.9

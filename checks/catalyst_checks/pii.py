@@ -270,6 +270,9 @@ class Pii(Check):
     allow_list: list[str] = Field(
         default_factory=list, description="exact strings never reported (e.g. your support address)"
     )
+    min_name_tokens: int = Field(
+        default=2, ge=1, description="words a PERSON hit needs (a first name alone rarely identifies anyone)"
+    )
     validate_checksums: bool = Field(default=True, description="drop cards failing Luhn and IBANs failing mod-97")
     max_chars: int = Field(
         default=100_000, ge=100, description="characters scanned per answer; the rest is reported as unscanned"
@@ -354,6 +357,8 @@ class Pii(Check):
             letters = [c for c in span if c.isalpha()]
             if len(letters) < 2 or span.isupper() or not any(c.isupper() for c in span):
                 return False  # acronyms ("DOB", "SSN") and lower-case words are not names
+            if any(c.isdigit() for c in span) or len(span.split()) < self.min_name_tokens:
+                return False  # "Batch 2291", and single capitalised words the small NER model mistakes for names
         return True
 
     def _verdict(self, scan: Any, hits: list[Any]) -> CheckResult:
