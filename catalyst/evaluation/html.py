@@ -16,9 +16,12 @@ __all__ = ["plot_compare", "plot_histogram", "plot_reliability", "plot_risk_cove
 
 
 def _plt() -> Any:
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg", force=False)
+    if "matplotlib.pyplot" not in sys.modules:  # headless by default; keep a notebook's inline backend
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
