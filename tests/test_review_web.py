@@ -400,3 +400,12 @@ def test_oversized_chunked_body_is_413(tmp_path):
         assert r.status_code == 413 and "over 1,000 bytes" in r.text
     finally:
         store.close()
+
+
+def test_serving_a_missing_log_says_what_to_do(tmp_path, capsys):
+    from catalyst.review.web.__main__ import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--db", str(tmp_path / "missing.duckdb")])
+    assert e.value.code == 2
+    assert "no Catalyst log at" in capsys.readouterr().err

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from catalyst.errors import UserError
 from catalyst.review.web.cli import run_web
 
 
@@ -16,7 +18,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lease-seconds", type=float, default=900.0)
     p.add_argument("--sla-hours", type=float, default=24.0)
     a = p.parse_args(argv)
-    run_web(a.db, a.host, a.port, lease_seconds=a.lease_seconds, sla_hours=a.sla_hours)
+    try:
+        run_web(a.db, a.host, a.port, lease_seconds=a.lease_seconds, sla_hours=a.sla_hours)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
