@@ -1,0 +1,104 @@
+"""Talking to the upstream model for the proxy.
+
+Non-streaming calls go through :class:`catalyst.llm.LLM` (tenacity retries on 429/5xx/timeouts/drops,
+``Retry-After`` honoured, per-attempt timeout, overall deadline, concurrency limit). Streams need the
+raw SSE bytes passed on as they arrive, which the SDK client does not expose, so they are opened here
+with ``httpx`` under the *same* settings (``LLMConfig``): the same retryable statuses, the same
+``Retry-After`` handling and backoff, bounded by the same ``max_retries`` and ``deadline``. Once the
+first byte of a stream has been passed on, it is never retried (the client already has part of it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from catalyst.llm import LLMConfig, retry_after_seconds
+
+__all__ = ["UpstreamError", "error_of", "open_stream"]
+
+RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
+
+
+@dataclass
+class UpstreamError(Exception):
+    """What to send back when the upstream failed: its own status and body when it answered, else 502/504."""
+
+    status: int
+    body: bytes
+    message: str
+    headers: dict[str, str]
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _error_body(message: str, etype: str) -> bytes:
+    import orjson
+
+    return orjson.dumps({"error": {"message": message, "type": etype, "param": None, "code": etype}})
+
+
+def error_of(e: BaseException) -> UpstreamError:
+    """Map a failed upstream call (``ModelCallError`` from the client layer, or an httpx error) to a reply."""
+    import openai
+
+    seen: BaseException | None = e
+    while seen is not None:
+        if isinstance(seen, openai.APIStatusError):
+            headers = {k: v for k, v in seen.response.headers.items() if k.lower() in ("retry-after", "retry-after-ms")}
+            return UpstreamError(seen.status_code, seen.response.content, str(e), headers)
+        if isinstance(seen, openai.APITimeoutError | httpx.TimeoutException):
+            return UpstreamError(504, _error_body(f"upstream timed out: {e}", "upstream_timeout"), str(e), {})
+        seen = seen.__cause__ or seen.__context__
+    return UpstreamError(502, _error_body(f"upstream failed: {e}", "upstream_error"), str(e), {})
+
+
+def _backoff(cfg: LLMConfig, attempt: int) -> float:
+    return min(cfg.backoff_max, cfg.backoff_initial * 2 ** (attempt - 1)) + random.uniform(0, cfg.backoff_initial)
+
+
+async def open_stream(http: httpx.AsyncClient, cfg: LLMConfig, url: str, body: bytes,
+                      headers: dict[str, str]) -> httpx.Response:
+    """POST a streaming request and return the response once it answered 200; retry what is retryable."""
+    started = time.monotonic()
+    deadline = cfg.deadline or float("inf")
+    attempt = 0
+    while True:
+        attempt += 1
+        remaining = deadline - (time.monotonic() - started)
+        why: str
+        wait: float | None = None
+        try:
+            req = http.build_request("POST", url, content=body, headers=headers,
+                                     timeout=httpx.Timeout(min(cfg.timeout, max(0.05, remaining))))
+            resp = await http.send(req, stream=True)
+        except httpx.TimeoutException as e:
+            why, final = f"timed out: {e!r}", UpstreamError(504, _error_body("upstream timed out", "upstream_timeout"),
+                                                          "upstream timed out", {})
+        except httpx.TransportError as e:
+            why, final = f"connection failed: {e!r}", UpstreamError(
+                502, _error_body(f"upstream connection failed: {e!r}", "upstream_error"), f"connection failed: {e!r}",
+                {})
+        else:
+            if resp.status_code == 200:
+                return resp
+            data = await resp.aread()
+            await resp.aclose()
+            hdrs = {k: v for k, v in resp.headers.items() if k.lower() in ("retry-after", "retry-after-ms")}
+            final = UpstreamError(resp.status_code, data, f"upstream answered HTTP {resp.status_code}", hdrs)
+            if resp.status_code not in RETRYABLE:
+                raise final
+            why, wait = final.message, retry_after_seconds(resp.headers)
+        if wait is not None and wait > cfg.retry_after_max:
+            raise final
+        wait = _backoff(cfg, attempt) if wait is None else wait
+        remaining = deadline - (time.monotonic() - started)
+        if attempt > cfg.max_retries or wait >= remaining:
+            final.message = f"{final.message} (after {attempt} attempts: {why})"
+            raise final
+        await asyncio.sleep(wait)
