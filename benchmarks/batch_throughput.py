@@ -19,13 +19,13 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine, markdown_table, median, p95, show, write_section  # noqa: E402
+from _report import machine, markdown_table, median, p95, show, write_section
 
-import catalyst  # noqa: E402
-from catalyst import engine  # noqa: E402
-from catalyst.cli.demo import demo_data  # noqa: E402
-from catalyst.jsonl import read_records  # noqa: E402
-from catalyst.store import open_db  # noqa: E402
+import catalyst
+from catalyst import engine
+from catalyst.cli.demo import demo_data
+from catalyst.jsonl import read_records
+from catalyst.store import open_db
 
 
 def make_input(path: Path, n: int) -> None:

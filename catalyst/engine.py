@@ -120,7 +120,8 @@ async def _run_async_step(step: Step, batch: list[Item], services: dict[str, Any
 async def arun_checks(policy: CompiledPolicy, items: Sequence[Item], pick: str, services: dict[str, Any],
                       concurrency: int = 8) -> None:
     """Run the ``pick`` ("cheap" or "costly") steps of each item's plan; async checks run concurrently."""
-    sync_groups, async_groups = [], []
+    sync_groups: list[tuple[Step, list[Item]]] = []
+    async_groups: list[tuple[Step, list[Item]]] = []
     for step, batch in _group(policy, items, pick).values():
         (async_groups if type(step.check).is_async() else sync_groups).append((step, batch))
     for step, batch in sync_groups:

@@ -71,12 +71,12 @@ def run_direct(flow: Flow, state: FlowState) -> FlowState:
     if flow.interactive:
         raise ConfigError("interactive flows run through the compiled graph")
     for node in _walk(flow, state):
-        state.update(_agents().NODES[node][0](flow, state) or {})
+        state.update(_agents().NODES[node][0](flow, state) or {})  # type: ignore[typeddict-item]
     return state
 
 
 async def arun_direct(flow: Flow, state: FlowState) -> FlowState:
     for node in _walk(flow, state):
         fn, afn = _agents().NODES[node]
-        state.update((await afn(flow, state) if afn else fn(flow, state)) or {})
+        state.update((await afn(flow, state) if afn else fn(flow, state)) or {})  # type: ignore[typeddict-item]
     return state

@@ -92,9 +92,7 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
         with rejects.open("wb") as fh:
             for r in stats.rejected:
                 fh.write(r.raw.rstrip(b"\r\n") + b"\n")
-        with rejects.with_suffix(".errors.txt").open("w") as fh:
-            for r in stats.rejected:
-                fh.write(f"{r.error}\n")
+        rejects.with_suffix(".errors.txt").write_text("".join(f"{r.error}\n" for r in stats.rejected))
     if not quiet:
         for t in summary.tables(f"{summary.n:,} verdicts in {elapsed:.2f}s ({summary.n / max(elapsed, 1e-9):,.0f}/s)"
                                 f" · policy {validator.policy.version}"):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 import os
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -15,6 +15,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from catalyst.errors import ConfigError
 from catalyst.records import SEVERITY, CheckResult, Decision, Interaction, Verdict
 from catalyst.store._connect import open_db
 
@@ -144,7 +145,8 @@ class Store:
                  policy: str | None = None, limit: int | None = None,
                  as_: Literal["rows", "arrow", "df"] = "rows") -> Any:
         """Verdicts, newest first, filtered by time, decision and policy version (prefix match on name@)."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if since is not None:
             where.append("created_at >= ?")
             params.append(since)
@@ -159,8 +161,15 @@ class Store:
         if as_ == "rows":
             return self.query(sql, params)
         with self.connect(read_only=True) as con:
-            rel = con.execute(sql, params)
-            return rel.fetch_arrow_table() if as_ == "arrow" else rel.df()
+            rel = con.sql(sql, params=params)
+            if as_ == "arrow":
+                return rel.to_arrow_table()
+            try:
+                import pandas  # noqa: F401
+            except ImportError:
+                raise ConfigError("as_='df' needs pandas (`pip install pandas`); as_='arrow' needs nothing more") \
+                    from None
+            return rel.df()
 
     def verdict(self, id: str) -> dict[str, Any] | None:
         """The latest verdict for an interaction id, with its interaction and check results."""
