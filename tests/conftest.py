@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("CATALYST_THREADS", "1")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
 
