@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec catalyst demo "$@"
+exec python -m catalyst demo "$@"
