@@ -47,7 +47,7 @@ def test_retries_exhausted_raise_model_call_error_with_reason() -> None:
 
 def test_client_errors_are_not_retried() -> None:
     with ScriptedServer(Reply.server_error(404, "model not found")) as srv, _llm(srv) as llm:
-        with pytest.raises(ModelCallError, match="404.*check base_url"):
+        with pytest.raises(ModelCallError, match=r"404.*check base_url"):
             llm.chat(MSG)
         assert len(srv.requests) == 1
 
@@ -83,7 +83,7 @@ def test_timeouts_bound_each_attempt_and_the_deadline_bounds_the_call() -> None:
     with ScriptedServer(Reply.slow(30)) as srv:
         with _llm(srv, timeout=0.3, max_retries=1) as llm:
             t0 = time.perf_counter()
-            with pytest.raises(ModelCallError, match="2 attempts: timed out after 0.30s"):
+            with pytest.raises(ModelCallError, match=r"2 attempts: timed out after 0\.30s"):
                 llm.chat(MSG)
             assert time.perf_counter() - t0 < 5
         with _llm(srv, timeout=10, deadline=0.5, max_retries=5) as llm:
