@@ -135,3 +135,12 @@ def test_labelled_set_quality_in_pattern_mode() -> None:
         for r, e in labels for res in [results[rows.index(r)]]
     )
     assert found / len(labels) >= 0.9
+
+
+def test_full_mode_reads_names_in_the_head_and_patterns_past_it() -> None:
+    filler = "The quarterly numbers are in the shared folder. " * 60
+    text = "Escalated by Margaret Okafor. " + filler + "Reply to m.okafor.family@gmail.com. Thanks, Daniel Whitaker."
+    r = Pii(ner_max_chars=500).run(ctx(text))
+    found = {e.text for e in r.evidence}
+    assert "Margaret Okafor" in found and "m.okafor.family@gmail.com" in found
+    assert "Daniel Whitaker" not in found  # past ner_max_chars: patterns only, by design

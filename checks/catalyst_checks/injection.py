@@ -71,7 +71,7 @@ class Injection(Check):
 
     name: ClassVar[str] = "injection"
     catches: ClassVar[str] = "prompt injection, jailbreak and system-prompt extraction attempts in inputs or passages"
-    cost: ClassVar[str] = "regex ~0.1 ms; similarity ~5 ms per sentence (MiniLM; attack list embedded once)"
+    cost: ClassVar[str] = "~3-10 ms per input (regexes + MiniLM per sentence; attack list embedded once)"
 
     field: Literal["input", "context", "output"] = Field(
         default="input", description="`input`: user/tool turns (system turns are skipped); `context`: each passage"
@@ -183,7 +183,7 @@ class Leakage(Check):
 
     name: ClassVar[str] = "leakage"
     catches: ClassVar[str] = "answers that disclose the system prompt or hidden instructions"
-    cost: ClassVar[str] = "~0.2 ms per kB (word n-grams); + ~5 ms per sentence with `semantic`"
+    cost: ClassVar[str] = "~0.1 ms per answer (word n-grams); + MiniLM per sentence with `semantic`"
 
     system_prompt: str | None = Field(
         default=None, description="the prompt to protect; default: the input's system message(s)"

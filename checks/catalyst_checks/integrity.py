@@ -124,7 +124,7 @@ class InputIntegrity(Check):
 
     name: ClassVar[str] = "input_integrity"
     catches: ClassVar[str] = "empty or null fields, garbage text, length outliers and metadata schema drift"
-    cost: ClassVar[str] = "~0.05 ms per kB (no model); reference file read once"
+    cost: ClassVar[str] = "~0.1 ms per record (no model); a reference file is read once"
 
     required: list[str] = Field(
         default_factory=lambda: ["input", "output"],

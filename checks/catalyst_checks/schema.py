@@ -111,7 +111,7 @@ class Schema(Check):
 
     name: ClassVar[str] = "schema"
     catches: ClassVar[str] = "answers that are not valid JSON or do not match the required structure"
-    cost: ClassVar[str] = "~0.1 ms per kB (json + jsonschema / pydantic)"
+    cost: ClassVar[str] = "< 0.1 ms per kB (json + jsonschema or pydantic)"
 
     json_schema: dict[str, Any] | None = Field(default=None, description="a JSON Schema the answer must match (inline)")
     model: str | None = Field(default=None, description='a pydantic model by import path, "package.module:Model"')

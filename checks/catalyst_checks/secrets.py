@@ -108,7 +108,7 @@ class Secrets(Check):
     catches: ClassVar[str] = (
         "API keys, access tokens, private keys, passwords in config snippets and connection strings"
     )
-    cost: ClassVar[str] = "~0.5 ms per kB of answer (regexes; no model)"
+    cost: ClassVar[str] = "~0.5 ms per 500-character answer (regexes, no model)"
 
     field: str = Field(default="output", pattern="^(output|input)$", description="which text to scan")
     keyword_min_entropy: float = Field(

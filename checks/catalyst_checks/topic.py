@@ -63,7 +63,7 @@ class Topic(Check):
 
     name: ClassVar[str] = "topic"
     catches: ClassVar[str] = "answers that stray into banned subjects (or miss required ones)"
-    cost: ClassVar[str] = "~5 ms per sentence (MiniLM embedding; examples cached; loads once)"
+    cost: ClassVar[str] = "~2-8 ms per answer (MiniLM per sentence; topic examples embedded once)"
 
     topics: list[TopicSpec] = Field(
         min_length=1, description="the topics: `{name, examples, threshold?}` each, or a mapping `name: [examples]`"

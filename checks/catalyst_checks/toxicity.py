@@ -46,7 +46,7 @@ class Toxicity(Check):
 
     name: ClassVar[str] = "toxicity"
     catches: ClassVar[str] = "profanity, insults and abusive language (English)"
-    cost: ClassVar[str] = "~0.1 ms per sentence (bundled linear model, loads once in ~1 s)"
+    cost: ClassVar[str] = "~3-13 ms per answer (bundled linear model on character n-grams, loads once in ~1 s)"
 
     field: str = Field(default="output", pattern="^(output|input)$", description="which text to scan")
     max_sentences: int = Field(
