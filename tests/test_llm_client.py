@@ -191,3 +191,20 @@ def test_resolution_from_services_and_check_config() -> None:
         with pytest.raises(ConfigError, match="services\\['llm'\\] is a int"):
             as_llm(3)
         resolve_llm({}, own, "judge").close()
+
+
+def test_model_calls_are_logged_to_the_store(tmp_path: object) -> None:
+    from catalyst import Store
+    from catalyst.llm import ModelCallLog
+
+    with Store(tmp_path / "log.duckdb") as store:  # type: ignore[operator]
+        log = ModelCallLog(store)
+        with ScriptedServer([Reply.rate_limited(0.01), "ok"]) as srv, _llm(srv) as llm:
+            llm.listeners.append(log)
+            llm.chat(MSG, key="rec-1")
+        assert log.flush() == 2
+        rows = store.query("SELECT status, http_status, attempt, key, model, completion_tokens, error "
+                           "FROM model_calls ORDER BY attempt")
+    assert [(r["status"], r["http_status"], r["attempt"], r["key"]) for r in rows] == [
+        ("error", 429, 1, "rec-1"), ("ok", 200, 2, "rec-1")]
+    assert rows[0]["error"].startswith("HTTP 429") and rows[1]["completion_tokens"] == 1

@@ -11,6 +11,8 @@ own ``llm:`` config). Failures raise :class:`catalyst.errors.ModelCallError`; a 
 
 from catalyst.llm._client import LLM, CallRecord, Usage, retry_after_seconds
 from catalyst.llm._config import LLMConfig
+from catalyst.llm._log import ModelCallLog
 from catalyst.llm._resolve import as_llm, resolve_llm, shared_llm
 
-__all__ = ["LLM", "CallRecord", "LLMConfig", "Usage", "as_llm", "resolve_llm", "retry_after_seconds", "shared_llm"]
+__all__ = ["LLM", "CallRecord", "LLMConfig", "ModelCallLog", "Usage", "as_llm", "resolve_llm", "retry_after_seconds",
+           "shared_llm"]
