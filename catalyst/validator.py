@@ -104,7 +104,9 @@ class Validator:
 
     def _validate_interactive(self, rec: Interaction, thread_id: str) -> Verdict:
         config = {"configurable": {"thread_id": thread_id}}
-        out = self.interactive_graph.invoke({"items": engine.make_items([rec])}, config)
+        # durability="exit": checkpoint only where the flow stops (the interrupt), not after every node,
+        # whose state still holds per-run check contexts (services such as model clients)
+        out = self.interactive_graph.invoke({"items": engine.make_items([rec])}, config, durability="exit")
         if not out.get("verdicts") and self.store is not None:
             # the flow waits: link its review item to this thread so a queue decision can resume it
             from catalyst.review.queue import link_thread
@@ -117,7 +119,7 @@ class Validator:
         from langgraph.types import Command
 
         config = {"configurable": {"thread_id": thread_id}}
-        out = self.interactive_graph.invoke(Command(resume=decision), config)
+        out = self.interactive_graph.invoke(Command(resume=decision), config, durability="exit")
         return self._verdict_or_pending(out, config)
 
     def _verdict_or_pending(self, out: dict[str, Any], config: dict[str, Any]) -> Verdict:

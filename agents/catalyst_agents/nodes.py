@@ -117,6 +117,8 @@ async def aretry(flow: Flow, state: FlowState) -> FlowState:
 
 def enqueue(flow: Flow, state: FlowState) -> FlowState:
     """Before waiting for a person: log the pending verdicts, which puts them in the review queue."""
+    for it in state["items"]:
+        it._ctx = None  # the per-run check context (and its services) must not go into the checkpoint
     if flow.store is not None:
         pending = [it for it in state["items"] if it.decision is Decision.REVIEW]
         flow.store.add((it.record, engine.to_verdict(it, flow.policy, _delivered(it))) for it in pending)

@@ -61,6 +61,8 @@ action             approve / reject / correct
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -73,7 +75,7 @@ from typing import Any
 import duckdb
 import orjson
 
-from catalyst.errors import UserError
+from catalyst.errors import StoreLockedError, UserError
 from catalyst.review._text import (
     MAX_OUTPUT_CHARS,
     MAX_REASON_CHARS,
@@ -82,7 +84,7 @@ from catalyst.review._text import (
     check_tags,
     check_text,
 )
-from catalyst.store import Store
+from catalyst.store import Store, open_db
 
 __all__ = [
     "AbandonedLeaseError", "Action", "AlreadyDecidedError", "Claim", "InvalidTextError", "ItemNotFoundError",
@@ -229,9 +231,36 @@ class ReviewQueue:
 
     # -- transactions ----------------------------------------------------------------------------
     @contextmanager
+    def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The store's connection when it holds the file; else a short-lived one, retried on the lock.
+
+        Reviewer actions are tiny, so while another process holds the file we retry quickly (5-50 ms,
+        jittered) rather than with ``open_db``'s longer backoff, which would leave the file idle.
+        """
+        if self.store.keep_open:
+            with self.store.connect() as con:
+                yield con
+            return
+        deadline = time.monotonic() + self.store.lock_timeout
+        delay = 0.005
+        while True:
+            try:
+                con = open_db(self.store.path, lock_timeout=0.0)
+                break
+            except StoreLockedError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 1.5, 0.05)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
     def _tx(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One short read-write transaction (retries a same-process write conflict a few times)."""
-        with self.store.connect() as con:
+        with self._connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 yield con

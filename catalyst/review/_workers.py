@@ -1,0 +1,82 @@
+"""Reviewer processes for the multi-process test and the throughput benchmark (importable under ``spawn``)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from catalyst.review.queue import ReviewError, ReviewQueue
+from catalyst.store import Store
+
+ACTIONS = ("approve", "reject", "correct")
+
+
+def reviewer_loop(db: str, name: str, lease_seconds: float = 300.0, limit: int | None = None) -> dict[str, Any]:
+    """Claim and decide until the queue is empty (or ``limit`` items); report what this process did."""
+    q = ReviewQueue(Store(db, keep_open=False, lock_timeout=120.0), lease_seconds=lease_seconds)
+    claimed: list[str] = []
+    decided: list[str] = []
+    errors: list[str] = []
+    t0 = time.perf_counter()
+    while limit is None or len(decided) < limit:
+        c = q.claim(name)
+        if c is None:
+            break
+        claimed.append(c.item_id)
+        action = ACTIONS[len(claimed) % 3]
+        try:
+            q.decide(c.item_id, reviewer=name, action=action,
+                     output=f"corrected by {name}" if action == "correct" else None)
+        except ReviewError as e:  # reported, so a lost decision would show up
+            errors.append(f"{c.item_id}: {e}")
+            continue
+        decided.append(c.item_id)
+    return {"name": name, "pid": os.getpid(), "claimed": claimed, "decided": decided, "errors": errors,
+            "seconds": time.perf_counter() - t0}
+
+
+def claim_at_once(db: str, name: str, item_ids: list[str], barrier: Any) -> list[str]:
+    """For each item: wait for the others, then claim it. Returns ``won`` or the error class name per item."""
+    q = ReviewQueue(Store(db, keep_open=False, lock_timeout=60.0))
+    out = []
+    for item_id in item_ids:
+        barrier.wait()
+        try:
+            q.claim(name, item_id=item_id)
+        except ReviewError as e:
+            out.append(type(e).__name__)
+        else:
+            out.append("won")
+        barrier.wait()  # everyone has tried this item
+        if out[-1] == "won":
+            q.release(item_id, name)  # free the winner for the next round (one item at a time)
+    return out
+
+
+def decide_and_resume(db: str, policy: str, reviewer: str, action: str, output: str | None,
+                      callback_file: str, *, resume_later: bool = False) -> str:
+    """Another process, after a restart: claim the waiting item, decide, and resume the flow.
+
+    ``resume_later`` decides through a queue without a validator (like the terminal UI) and then resumes
+    with ``resume_decided``. The validator's ``on_verdict`` appends the final verdict to ``callback_file``.
+    """
+    import orjson
+
+    from catalyst.review.durable import checkpointer
+    from catalyst.validator import Validator
+
+    def on_verdict(rec: Any, verdict: Any) -> None:
+        with open(callback_file, "ab") as f:
+            f.write(orjson.dumps({"id": rec.id, "output": rec.output, "verdict": verdict.model_dump(mode="json")})
+                    + b"\n")
+
+    store = Store(db, keep_open=False)
+    validator = Validator(policy, store=store, checkpointer=checkpointer(db), on_verdict=on_verdict)
+    q = ReviewQueue(store, validator=None if resume_later else validator)
+    c = q.claim(reviewer)
+    assert c is not None, "nothing to review"
+    q.decide(c.item_id, reviewer=reviewer, action=action, output=output, reason="checked the source")
+    if resume_later:
+        q.resume_decided(validator)
+    return c.item_id
