@@ -409,3 +409,16 @@ def test_serving_a_missing_log_says_what_to_do(tmp_path, capsys):
         main(["--db", str(tmp_path / "missing.duckdb")])
     assert e.value.code == 2
     assert "no Catalyst log at" in capsys.readouterr().err
+
+
+def test_renew_extends_the_lease(env):
+    app, _, tokens, clock = env
+    c, csrf = sign_in(app, tokens["rob"])
+    c.post("/claim", data={"csrf_token": csrf, "id": "q-1"})
+    clock.now += timedelta(seconds=500)
+    r = c.post("/renew", data={"csrf_token": csrf, "id": "q-1"})
+    assert r.status_code == 200 and "Lease renewed" in r.text
+    clock.now += timedelta(seconds=500)  # past the first lease, inside the renewed one
+    assert c.post("/decide", data={"csrf_token": csrf, "id": "q-1", "action": "approve"}).status_code == 200
+    ria, csrf_ria = sign_in(app, tokens["ria"])
+    assert ria.post("/renew", data={"csrf_token": csrf_ria, "id": "q-2"}).status_code == 409

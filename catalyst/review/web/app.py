@@ -65,6 +65,7 @@ FLASH = {
     "decided": "Decision saved.",
     "escalated": "Item escalated: it is back in the queue with a higher priority.",
     "reassigned": "Item reassigned.",
+    "renewed": "Lease renewed.",
     "empty": "Nothing left to claim: the queue is empty.",
     "signedout": "You are signed out.",
 }
@@ -352,6 +353,12 @@ def create_app(db: str | Path | Store, *, lease_seconds: float = 900.0, sla_hour
         request.state.item_id = id
         q.release(id, s.user.name)
         return back("/queue", "released")
+
+    @app.post("/renew")
+    def renew(request: Request, s: Session = Depends(csrf), id: str = Form("")) -> Response:
+        request.state.item_id = id
+        q.renew(id, s.user.name)
+        return back(item_url(id), "renewed")
 
     @app.post("/decide")
     def decide(request: Request, s: Session = Depends(csrf), id: str = Form(""), action: str = Form(""),
