@@ -41,7 +41,8 @@ def _segments(ctx: CheckContext, field: str) -> list[tuple[str, int, int | None]
     raw = ctx.record.input
     if raw is None or isinstance(raw, str):
         return [(raw or "", 0, None)]
-    out, pos = [], 0
+    out: list[tuple[str, int, int | None]] = []
+    pos = 0
     for i, m in enumerate(raw):  # mirrors Interaction.input_text: "role: content" joined by "\n"
         content = m.get("content", "")
         if isinstance(content, list):
@@ -204,7 +205,7 @@ class Leakage(Check):
         prompt = self.system_prompt if self.system_prompt is not None else "\n".join(system_prompts(ctx))
         scan = bounded(ctx.output, self.max_chars)
         if not prompt.strip():
-            return self.result(1.0, evidence=scan.evidence(), details_note="no system prompt to compare with")
+            return self.result(1.0, evidence=scan.evidence(), note="no system prompt to compare with")
         p_words = [w.lower() for w in _WORD.findall(prompt)]
         o_tokens = [(m.group(0).lower(), m.start(), m.end()) for m in _WORD.finditer(scan.text)]
         n = min(self.ngram, len(p_words)) or 1

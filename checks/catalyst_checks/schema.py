@@ -15,7 +15,7 @@ import importlib
 import json
 import re
 from functools import cached_property
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -191,9 +191,9 @@ class Schema(Check):
         ev = []
         lines = []
         for path, msg in errors[: self.max_errors]:
-            s, e = _nearest(spans, path) or (0, len(doc))
+            a, b = _nearest(spans, path) or (0, len(doc))
             ev.append(
-                Evidence(start=offset + s, end=offset + e, text=doc[s:e][:200], reason=f"{path_str(path)}: {msg}")
+                Evidence(start=offset + a, end=offset + b, text=doc[a:b][:200], reason=f"{path_str(path)}: {msg}")
             )
             lines.append(f"- at {path_str(path)}: {msg}")
         hint = "Your JSON does not match the required schema. Fix these and return only the JSON:\n" + "\n".join(lines)

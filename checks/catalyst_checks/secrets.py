@@ -79,7 +79,8 @@ def _detect_secrets_patterns() -> list[tuple[str, re.Pattern[str]]]:
                 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
                 from detect_secrets.plugins.base import RegexBasedDetector
 
-                found = []
+                found: list[tuple[str, re.Pattern[str]]] = []
+                cls: Any
                 for kind, cls in sorted(get_mapping_from_secret_type_to_class().items()):
                     if not issubclass(cls, RegexBasedDetector) or cls.__name__ in _SKIP_PLUGINS:
                         continue
