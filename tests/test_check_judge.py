@@ -198,3 +198,23 @@ def test_unreachable_judge_goes_to_review() -> None:
             LLM(base_url=srv.url, model="judge", max_retries=1, backoff_initial=0.01, backoff_max=0.02) as llm:
         v = Validator(policy, services={"llm": llm}).validate({"output": GOOD, "context": CONTEXT})
     assert v.decision == "review" and "connection failed" in (v.checks[0].error or "")
+
+
+def test_judge_configured_from_yaml_builds_its_own_client() -> None:
+    from catalyst.llm import LLMConfig, shared_llm
+
+    with ScriptedServer(HONEST_GOOD) as srv:
+        policy = loads_policy(f"""
+name: j
+checks:
+  - judge:
+      llm: {{base_url: "{srv.url}", model: judge-model, timeout: 5, max_retries: 1, budget_calls: 4}}
+thresholds: {{accept: 0.75, block: 0.0}}
+""")
+        try:
+            v = Validator(policy).validate({"output": GOOD, "context": CONTEXT})
+        finally:
+            shared_llm(LLMConfig(base_url=srv.url, model="judge-model", timeout=5, max_retries=1,
+                                 budget_calls=4)).close()
+        assert srv.requests[0].model == "judge-model"
+    assert v.decision == "accept" and v.checks[0].score == 1.0
