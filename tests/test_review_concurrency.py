@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing as mp
 from collections import Counter
 
+import pytest
+
 from catalyst.review import ReviewQueue
 from catalyst.review._workers import claim_at_once, reviewer_loop
 from catalyst.review.demo import fill
@@ -18,6 +20,7 @@ def _filled(tmp_path, n):
     return db
 
 
+@pytest.mark.slow
 def test_exactly_one_of_concurrent_claims_wins(tmp_path):
     db = _filled(tmp_path, 3)
     ctx = mp.get_context("spawn")
@@ -32,6 +35,7 @@ def test_exactly_one_of_concurrent_claims_wins(tmp_path):
     assert sorted(a["item_id"] for a in claims) == items  # one claim per item: the losers wrote nothing
 
 
+@pytest.mark.slow
 def test_four_reviewer_processes_drain_the_queue_without_double_claims(tmp_path):
     n = 40
     db = _filled(tmp_path, n)

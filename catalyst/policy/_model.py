@@ -61,10 +61,24 @@ class RetrySpec(BaseModel):
     on_exhausted: Literal["review", "block"] = "review"
 
 
+class NotifySpec(BaseModel):
+    """Where review notifications go (see ``catalyst.review.notify``); ``env:NAME`` reads a URL from the environment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slack: str | None = Field(default=None, description="Slack-compatible incoming-webhook URL, or env:NAME")
+    webhook: str | None = Field(default=None, description="generic JSON webhook URL, or env:NAME")
+    events: list[Literal["enqueue", "block", "sla_breach", "decision"]] = Field(
+        default_factory=lambda: ["enqueue", "block", "sla_breach"])
+    queue_size: int = Field(default=1000, ge=1, le=1_000_000, description="events held before dropping")
+
+
 class ReviewSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sla_hours: float = Field(default=24.0, gt=0, description="items older than this are flagged")
+    # routing of notifications does not change verdicts: excluded from dumps, so from the policy version hash
+    notify: NotifySpec | None = Field(default=None, exclude=True, description="review notifications")
 
 
 class SegmentOverride(BaseModel):
