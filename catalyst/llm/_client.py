@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity.stop import stop_base
 
 from catalyst.errors import ModelBudgetExceeded, ModelCallError
 from catalyst.llm._config import LLMConfig
@@ -72,6 +73,16 @@ class CallRecord:
     completion_tokens: int = 0
     http_status: int | None = None
     error: str | None = None
+
+
+class _StopWhen(stop_base):
+    """A tenacity stop strategy from a predicate (so it composes with ``|``)."""
+
+    def __init__(self, predicate: Callable[[RetryCallState], bool]) -> None:
+        self.predicate = predicate
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.predicate(retry_state)
 
 
 class _Retryable(Exception):
@@ -263,7 +274,7 @@ class LLM:
         cfg = self.config
         retrying = Retrying(
             retry=retry_if_exception(lambda e: isinstance(e, _Retryable)),
-            stop=stop_after_attempt(cfg.max_retries + 1) | self._stop_on_long_wait,
+            stop=stop_after_attempt(cfg.max_retries + 1) | _StopWhen(self._stop_on_long_wait),
             wait=self._wait,
             reraise=True,
         )
