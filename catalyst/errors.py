@@ -49,6 +49,9 @@ class PolicyError(UserError):
         self.where = where
         super().__init__(f"{message} at {where}" if where else message)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (str(self),))
+
 
 class UnknownCheckError(PolicyError):
     """A policy names a check that no installed package provides."""
@@ -67,6 +70,13 @@ class RecordError(UserError):
             where.append(f"field `{field}`")
         self.reason = message
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
+
+    def __reduce__(self) -> tuple[object, ...]:  # keep line and field across processes
+        return (_record_error, (self.reason, self.line, self.field))
+
+
+def _record_error(reason: str, line: int | None, field: str | None) -> RecordError:
+    return RecordError(reason, line=line, field=field)
 
 
 class ConfigError(UserError):

@@ -69,13 +69,15 @@ class ReadStats:
     rejected: list[Rejected] = field(default_factory=list)
 
 
-def read_records(source: str | Path | IO[bytes], *, skip_bad: bool = False,
-                 stats: ReadStats | None = None) -> Iterator[Interaction]:
+def read_records(source: str | Path | IO[bytes] | list[bytes], *, skip_bad: bool = False,
+                 stats: ReadStats | None = None, first_line: int = 1) -> Iterator[Interaction]:
     """Yield records from a JSONL file. Bad lines raise ``RecordError``, or with ``skip_bad`` land in
     ``stats.rejected``. Blank lines are skipped. Bytes that are not UTF-8 make a bad line."""
     stats = stats if stats is not None else ReadStats()
-    fh: IO[bytes]
-    if isinstance(source, str | Path):
+    fh: Any
+    if isinstance(source, list):
+        fh, close = source, False
+    elif isinstance(source, str | Path):
         path = Path(source)
         if not path.exists():
             raise RecordError(f"input file `{path}` does not exist")
@@ -84,7 +86,7 @@ def read_records(source: str | Path | IO[bytes], *, skip_bad: bool = False,
     else:
         fh, close = source, False
     try:
-        for n, raw in enumerate(fh, start=1):
+        for n, raw in enumerate(fh, start=first_line):
             stats.lines = n
             if not raw.strip():
                 stats.blank += 1

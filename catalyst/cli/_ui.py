@@ -36,6 +36,15 @@ class Summary:
         self.check_fail: Counter[str] = Counter()
         self.errors = 0
 
+    def merge(self, other: Summary) -> None:
+        self.decisions.update(other.decisions)
+        self.conf_sum += other.conf_sum
+        self.n += other.n
+        self.check_ms.update(other.check_ms)
+        self.check_n.update(other.check_n)
+        self.check_fail.update(other.check_fail)
+        self.errors += other.errors
+
     def add(self, verdicts: Sequence[Verdict]) -> None:
         for v in verdicts:
             self.n += 1

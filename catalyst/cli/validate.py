@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import Progress, TaskID
 
 from catalyst.errors import RecordError, UserError
-from catalyst.jsonl import ReadStats, read_records
-from catalyst.records import Verdict
+from catalyst.jsonl import ReadStats, Rejected, read_records
+from catalyst.records import Interaction
+
+if TYPE_CHECKING:
+    from catalyst.policy import CompiledPolicy
+    from catalyst.store import Store
 
 
 def _done() -> Future[int]:
@@ -21,91 +29,138 @@ def _done() -> Future[int]:
 
 
 def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, skip_bad: bool, resume: bool,
-                 batch_size: int, quiet: bool = False, rejects: Path | None = None) -> dict[str, object]:
-    """Validate a file; every batch is flushed to the log (and then to ``out``) before it is counted."""
+                 batch_size: int, quiet: bool = False, rejects: Path | None = None,
+                 workers: int = 1) -> dict[str, object]:
+    """Validate a file. A batch counts (progress, ``--out``, summary) only once the log has it, so a run
+    killed halfway loses nothing it reported. With ``workers > 1`` worker processes validate and this
+    process, the file's one writer, logs."""
     from catalyst.cli._ui import Summary, console, err, progress
     from catalyst.store import Store
-    from catalyst.validator import Validator
+    from catalyst.validator import as_policy
 
     if not input.exists():
         raise RecordError(f"input file `{input}` does not exist")
     total = _count_lines(input)
     if total == 0:
         raise RecordError(f"input file `{input}` is empty; it needs one JSON record per line")
+    if resume and not db:
+        raise UserError("--resume needs --db (the log is where finished ids are looked up)")
+    compiled = as_policy(policy)
     store = Store(db) if db else None
     skip: set[str] = store.seen_ids() if (resume and store is not None) else set()
-    if resume and store is None:
-        raise UserError("--resume needs --db (the log is where finished ids are looked up)")
-    validator = Validator(policy, store=store, batch_size=batch_size)
-    stats = ReadStats()
     summary = Summary()
-    skipped = 0
-    records = read_records(input, skip_bad=skip_bad, stats=stats)
-
-    def fresh():
-        nonlocal skipped
-        for r in records:
-            if r.id in skip:
-                skipped += 1
-                continue
-            yield r
-
+    counts = {"skipped": 0, "records": 0}
+    rejected: list[Rejected] = []
+    batches = (_parallel(input, compiled, store, workers, batch_size, skip, skip_bad) if workers > 1 else
+               _sequential(input, compiled, store, batch_size, skip, skip_bad))
     out_fh = out.open("ab" if resume else "wb") if out else None
     t0 = time.perf_counter()
-    pending: tuple[Future[int], list[Verdict], int] | None = None
+    pending: _Done | None = None
 
     def report(bar: Progress, task: TaskID) -> None:
-        """A batch counts (progress, --out, summary) only once the log has it: a crash loses nothing reported."""
         nonlocal pending
         if pending is None:
             return
-        fut, verdicts, lines = pending
-        pending = None
-        fut.result()
-        if out_fh is not None:
-            out_fh.write(b"".join(v.to_json().encode() + b"\n" for v in verdicts))
+        done, pending = pending, None
+        done.written.result()  # durable first
+        if out_fh is not None and done.lines:
+            out_fh.write(done.lines)
             out_fh.flush()
-        summary.add(verdicts)
+        summary.merge(done.summary)
+        counts["skipped"] += done.skipped
+        rejected.extend(done.rejected)
         rate = summary.n / max(1e-9, time.perf_counter() - t0)
-        bar.update(task, completed=lines, rate=f"{rate:,.0f} rec/s")
+        bar.update(task, completed=done.last_line, rate=f"{rate:,.0f} rec/s")
 
     try:
         with progress() as bar:
             task = bar.add_task("validating", total=total, rate="")
-            for verdicts in validator.iter_batches(fresh()):
-                # DuckDB writes this batch on its own thread while the next one is validated
-                fut = store.flush_async() if store is not None else _done()
+            for done in batches:  # the log writes this batch on its own thread while the next is validated
                 report(bar, task)
-                pending = (fut, verdicts, stats.lines)
+                pending = done
             report(bar, task)
             bar.update(task, completed=total)
     finally:
         if out_fh is not None:
             out_fh.close()
-        validator.close()
+        if store is not None:
+            store.close()
     elapsed = time.perf_counter() - t0
-    if stats.records == 0 and not stats.rejected:
+    if summary.n == 0 and not rejected and not counts["skipped"]:
         raise RecordError(f"input file `{input}` has no records (only blank lines)")
     if rejects is None:
         rejects = input.with_name(input.name + ".rejects.jsonl")
-    if stats.rejected:
+    if rejected:
         with rejects.open("wb") as fh:
-            for r in stats.rejected:
+            for r in rejected:
                 fh.write(r.raw.rstrip(b"\r\n") + b"\n")
-        rejects.with_suffix(".errors.txt").write_text("".join(f"{r.error}\n" for r in stats.rejected))
+        rejects.with_suffix(".errors.txt").write_text("".join(f"{r.error}\n" for r in rejected))
     if not quiet:
-        for t in summary.tables(f"{summary.n:,} verdicts in {elapsed:.2f}s ({summary.n / max(elapsed, 1e-9):,.0f}/s)"
-                                f" · policy {validator.policy.version}"):
+        title = (f"{summary.n:,} verdicts in {elapsed:.2f}s ({summary.n / max(elapsed, 1e-9):,.0f}/s)"
+                 f" · policy {compiled.version}")
+        for t in summary.tables(title):
             console.print(t)
-        if skipped:
-            console.print(f"[dim]--resume: skipped {skipped:,} records already in the log[/]")
-        if stats.rejected:
-            err.print(f"[yellow]{len(stats.rejected)} bad lines skipped[/] → {rejects} "
-                      f"(first: {stats.rejected[0].error})")
+        if counts["skipped"]:
+            console.print(f"[dim]--resume: skipped {counts['skipped']:,} records already in the log[/]")
+        if rejected:
+            err.print(f"[yellow]{len(rejected)} bad lines skipped[/] → {rejects} (first: {rejected[0].error})")
         if summary.errors:
             err.print(f"[yellow]{summary.errors} check errors[/]: those answers went to review")
-    return {"verdicts": summary.n, "skipped": skipped, "rejected": len(stats.rejected), "summary": summary,
-            "policy": validator.policy.version, "seconds": elapsed}
+    return {"verdicts": summary.n, "skipped": counts["skipped"], "rejected": len(rejected), "summary": summary,
+            "policy": compiled.version, "seconds": elapsed}
+
+
+@dataclass
+class _Done:
+    """One validated batch, waiting for its write to finish before it is reported."""
+
+    written: Future[int]
+    lines: bytes
+    summary: Any
+    last_line: int
+    skipped: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def _sequential(input: Path, policy: CompiledPolicy, store: Store | None, batch_size: int, skip: set[str],
+                skip_bad: bool) -> Iterator[_Done]:
+    from catalyst.cli._ui import Summary
+    from catalyst.validator import Validator
+
+    validator = Validator(policy, store=store, batch_size=batch_size)
+    stats = ReadStats()
+    skipped = 0
+    seen_rejects = 0
+
+    def fresh() -> Iterator[Interaction]:
+        nonlocal skipped
+        for r in read_records(input, skip_bad=skip_bad, stats=stats):
+            if r.id in skip:
+                skipped += 1
+                continue
+            yield r
+
+    for verdicts in validator.iter_batches(fresh()):
+        part = Summary()
+        part.add(verdicts)
+        written = store.flush_async() if store is not None else _done()
+        new_rejects = stats.rejected[seen_rejects:]
+        seen_rejects = len(stats.rejected)
+        yield _Done(written, b"".join(v.to_json().encode() + b"\n" for v in verdicts), part, stats.lines,
+                    skipped, list(new_rejects))
+        skipped = 0
+    if len(stats.rejected) > seen_rejects or skipped:  # a tail of bad or skipped lines after the last batch
+        yield _Done(_done(), b"", Summary(), stats.lines, skipped, stats.rejected[seen_rejects:])
+
+
+def _parallel(input: Path, policy: CompiledPolicy, store: Store | None, workers: int, batch_size: int,
+              skip: set[str], skip_bad: bool) -> Iterator[_Done]:
+    from catalyst.parallel import validate_file
+
+    for res in validate_file(input, policy, workers=workers, batch_size=batch_size, skip=skip, skip_bad=skip_bad):
+        written = (store.write_tables_async(res.tables) if store is not None and res.tables is not None
+                   else _done())
+        yield _Done(written, res.lines, res.summary, res.last_line, res.skipped, res.rejected)
 
 
 def _count_lines(path: Path) -> int:
@@ -128,10 +183,15 @@ def register(app: typer.Typer) -> None:
         skip_bad: bool = typer.Option(False, "--skip-bad", help="put malformed lines in a rejects file and go on"),
         resume: bool = typer.Option(False, "--resume", help="skip ids already in the log"),
         batch_size: int = typer.Option(2000, "--batch-size", min=1, help="records per flow invocation"),
+        workers: int = typer.Option(0, "--workers", min=0,
+                                    help="worker processes; 0 = one per core for files over 20,000 lines, else 1"),
     ) -> None:
         """Validate answers from a JSONL file; log every verdict to DuckDB."""
+        if workers == 0:
+            workers = min(os.cpu_count() or 1, 4) if input.exists() and _count_lines(input) > 20_000 else 1
         try:
-            run_validate(input, policy, db, out, skip_bad=skip_bad, resume=resume, batch_size=batch_size)
+            run_validate(input, policy, db, out, skip_bad=skip_bad, resume=resume, batch_size=batch_size,
+                         workers=workers)
         except RecordError as e:
             if e.line is not None and not skip_bad:
                 raise UserError(f"{input}: {e} (use --skip-bad to set bad lines aside and go on)") from None

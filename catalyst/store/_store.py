@@ -118,21 +118,28 @@ class Store:
         from catalyst.validator import gc_paused
 
         with gc_paused():
-            tables = _to_arrow(batch)
+            tables = to_arrow(batch)
+        return self.write_tables_async(tables, restore=batch)
+
+    def write_tables_async(self, tables: dict[str, pa.Table],
+                           restore: list[tuple[Interaction, Verdict]] | None = None) -> Future[int]:
+        """Write tables made by ``to_arrow`` (here or in a worker process) on the writer thread, in order."""
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="catalyst-store")
-        return self._writer.submit(self._write_tables, tables, batch)
+        return self._writer.submit(self._write_tables, tables, restore)
 
-    def _write_tables(self, tables: dict[str, pa.Table], batch: list[tuple[Interaction, Verdict]]) -> int:
+    def _write_tables(self, tables: dict[str, pa.Table], restore: list[tuple[Interaction, Verdict]] | None) -> int:
         try:
             with self.connect() as con:
                 _write(con, tables)
         except BaseException:
-            with self._lock:
-                self._buf = batch + self._buf
+            if restore:
+                with self._lock:
+                    self._buf = restore + self._buf
             raise
-        self.written += len(batch)
-        return len(batch)
+        n = tables["verdicts"].num_rows
+        self.written += n
+        return int(n)
 
     # -- reading -------------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
@@ -232,7 +239,7 @@ def _table(name: str, columns: list[list[Any]]) -> pa.Table:
                                 schema=schema)
 
 
-def _to_arrow(batch: list[tuple[Interaction, Verdict]]) -> dict[str, pa.Table]:
+def to_arrow(batch: list[tuple[Interaction, Verdict]]) -> dict[str, pa.Table]:
     """Column-wise conversion: one list per column, no per-row dicts."""
     now = datetime.now(UTC)
     n = len(batch)

@@ -1,0 +1,93 @@
+"""Validating a large file on every core: worker processes parse, validate and build Arrow tables; the
+parent process owns the DuckDB file (one writer) and writes the tables in order.
+
+Only what a worker can rebuild crosses the process boundary: the policy as data in, Arrow tables, verdict
+JSON lines and totals out. Checks therefore come from installed packages (entry points), as in any CLI run;
+checks registered in-process with ``@catalyst.check`` need ``workers=1``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from catalyst.jsonl import ReadStats, Rejected, read_records
+from catalyst.policy import CompiledPolicy
+
+_worker: dict[str, Any] = {}
+
+
+@dataclass
+class BatchResult:
+    """What one batch produced: rows for the log, JSON lines for ``--out``, and totals for the summary."""
+
+    tables: dict[str, pa.Table] | None
+    lines: bytes
+    summary: Any
+    last_line: int
+    rejected: list[Rejected] = field(default_factory=list)
+    skipped: int = 0
+
+
+def _init(policy_data: dict[str, Any], source: str | None, skip: frozenset[str], skip_bad: bool) -> None:
+    from catalyst.policy import Policy, compile_policy
+    from catalyst.validator import Validator
+
+    _worker["validator"] = Validator(compile_policy(Policy.model_validate(policy_data), source=source))
+    _worker["skip"] = skip
+    _worker["skip_bad"] = skip_bad
+
+
+def _work(first_line: int, raw_lines: list[bytes]) -> BatchResult:
+    from catalyst.cli._ui import Summary
+    from catalyst.store._store import to_arrow
+    from catalyst.validator import gc_paused
+
+    v = _worker["validator"]
+    skip: frozenset[str] = _worker["skip"]
+    stats = ReadStats()
+    with gc_paused():
+        records = list(read_records(raw_lines, skip_bad=_worker["skip_bad"], stats=stats, first_line=first_line))
+        fresh = [r for r in records if r.id not in skip] if skip else records
+        verdicts = v._run_batch(fresh) if fresh else []
+        tables = to_arrow(list(zip(fresh, verdicts, strict=True))) if verdicts else None
+        lines = b"".join(x.to_json().encode() + b"\n" for x in verdicts)
+        summary = Summary()
+        summary.add(verdicts)
+    return BatchResult(tables=tables, lines=lines, summary=summary, last_line=first_line + len(raw_lines) - 1,
+                       rejected=stats.rejected, skipped=len(records) - len(fresh))
+
+
+def _chunks(path: Path, size: int) -> Iterator[tuple[int, list[bytes]]]:
+    with path.open("rb") as fh:
+        first = 1
+        chunk: list[bytes] = []
+        for raw in fh:
+            chunk.append(raw)
+            if len(chunk) >= size:
+                yield first, chunk
+                first += len(chunk)
+                chunk = []
+        if chunk:
+            yield first, chunk
+
+
+def validate_file(path: Path, policy: CompiledPolicy, *, workers: int, batch_size: int,
+                  skip: set[str] | None = None, skip_bad: bool = False) -> Iterator[BatchResult]:
+    """Yield batch results in file order, with ``workers`` processes validating ahead of the caller."""
+    ctx = multiprocessing.get_context("spawn")  # no fork: the parent may hold DuckDB and model threads
+    args = (policy.policy.model_dump(mode="json", by_alias=True), policy.source, frozenset(skip or ()), skip_bad)
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=args) as pool:
+        in_flight: list[Future[BatchResult]] = []
+        for first, chunk in _chunks(path, batch_size):
+            in_flight.append(pool.submit(_work, first, chunk))
+            if len(in_flight) > 2 * workers:
+                yield in_flight.pop(0).result()
+        while in_flight:
+            yield in_flight.pop(0).result()
