@@ -218,3 +218,11 @@ thresholds: {{accept: 0.75, block: 0.0}}
                                  budget_calls=4)).close()
         assert srv.requests[0].model == "judge-model"
     assert v.decision == "accept" and v.checks[0].score == 1.0
+
+
+def test_facts_include_a_leading_name() -> None:
+    from catalyst_checks.judge import _facts
+
+    assert _facts("Berlin is where it stands") == {"berlin"}
+    assert _facts("The Eiffel Tower was completed in 1,889.") == {"eiffel", "tower", "1889"}
+    assert _facts("It is tall. It stands in Paris") == {"paris"}

@@ -119,8 +119,14 @@ def _found(quote: str, text_norm: str, text_words: set[str]) -> bool:
 
 
 def _facts(quote: str) -> set[str]:
-    """Numbers and capitalised names in ``quote`` (not the first word of a sentence)."""
-    return {m.group(0).replace(",", "").lower() for m in _FACT.finditer(quote.strip())}
+    """Numbers and capitalised names in ``quote``. A sentence's first word counts unless it is a function
+    word ("The", "It"): "Berlin is ..." must not slip through for being first."""
+    q = quote.strip()
+    found = {m.group(0).replace(",", "").lower() for m in _FACT.finditer(q)}
+    first = re.match(r"[A-Z][a-zA-Z]+", q)
+    if first and first.group(0).lower() not in _STOP:
+        found.add(first.group(0).lower())
+    return found
 
 
 def parse_judge_reply(text: str) -> tuple[list[dict[str, str]] | None, str | None]:
