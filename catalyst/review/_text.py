@@ -25,7 +25,11 @@ REVIEWER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,63}$")
 TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,39}$")
 
 
-class InvalidTextError(UserError):
+class ReviewError(UserError):
+    """A review action that cannot be done as asked; the message says why and what to do."""
+
+
+class InvalidTextError(ReviewError):
     """Reviewer input that cannot be stored as given (too long, hidden or reordering characters)."""
 
 

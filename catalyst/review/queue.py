@@ -75,11 +75,12 @@ from typing import Any
 import duckdb
 import orjson
 
-from catalyst.errors import StoreLockedError, UserError
+from catalyst.errors import StoreLockedError
 from catalyst.review._text import (
     MAX_OUTPUT_CHARS,
     MAX_REASON_CHARS,
     InvalidTextError,
+    ReviewError,
     check_reviewer,
     check_tags,
     check_text,
@@ -93,10 +94,6 @@ __all__ = [
 ]
 
 OPEN = ("pending", "escalated")
-
-
-class ReviewError(UserError):
-    """A review action that cannot be done as asked; the message says why and what to do."""
 
 
 class ItemNotFoundError(ReviewError):

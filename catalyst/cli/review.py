@@ -1,0 +1,144 @@
+"""``catalyst review``: the review queue from the terminal (Textual), the web (``--web``), and scripts.
+
+* ``catalyst review --db D [--reviewer NAME]``: the keyboard-driven terminal reviewer.
+* ``catalyst review --db D --list``: the queue in priority order (SLA breaches flagged), no UI.
+* ``catalyst review --db D --web [--host H --port P]``: the web reviewer (``catalyst.review.web``).
+* ``catalyst review labels --db D``: labels from final decisions (what calibration reads).
+* ``catalyst review resume --db D --policy P``: resume flows whose items were decided but still wait.
+* ``catalyst review token ...``: sign-in tokens for the web reviewer.
+"""
+
+from __future__ import annotations
+
+import getpass
+import re
+from pathlib import Path
+
+import typer
+
+from catalyst.errors import ConfigError
+
+review_app = typer.Typer(help="Review doubtful answers: terminal UI, web UI, labels.", no_args_is_help=False,
+                         invoke_without_command=True)
+
+_DB = typer.Option("catalyst.duckdb", "--db", help="The DuckDB log holding the review queue.")
+
+
+def _default_reviewer() -> str:
+    try:
+        name = getpass.getuser()
+    except Exception:  # no login name (containers): fall back
+        name = "reviewer"
+    return re.sub(r"[^A-Za-z0-9_.@\-]", "-", name)[:64] or "reviewer"
+
+
+def _need(db: Path) -> None:
+    if not Path(db).exists():
+        raise ConfigError(f"no Catalyst log at `{db}`; pass --db (the file `catalyst validate` writes)")
+
+
+@review_app.callback()
+def review(ctx: typer.Context,
+           db: Path = _DB,
+           reviewer: str = typer.Option(None, "--reviewer", help="Your name in the audit trail (default: login)."),
+           web: bool = typer.Option(False, "--web", help="Serve the web reviewer instead of the terminal UI."),
+           host: str = typer.Option("127.0.0.1", "--host", help="--web: interface to listen on."),
+           port: int = typer.Option(8765, "--port", help="--web: port."),
+           list_: bool = typer.Option(False, "--list", help="Print the queue and exit."),
+           lease: float = typer.Option(900.0, "--lease-seconds", help="How long a claim lasts without a decision."),
+           sla_hours: float = typer.Option(24.0, "--sla-hours", help="Open items older than this are flagged."),
+           ) -> None:
+    """Review the queued answers (terminal UI by default)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _need(db)
+    if web:
+        from catalyst.review.web.cli import run_web
+
+        run_web(db, host, port, lease_seconds=lease, sla_hours=sla_hours)
+        return
+    from catalyst.review.queue import ReviewQueue
+    from catalyst.store import Store
+
+    queue = ReviewQueue(Store(db, keep_open=False), lease_seconds=lease, sla_hours=sla_hours)
+    if list_:
+        _print_queue(queue)
+        return
+    from catalyst.review._text import check_reviewer
+    from catalyst.review.tui import ReviewApp
+
+    app = ReviewApp(queue, check_reviewer(reviewer or _default_reviewer()))
+    app.run()
+    typer.echo(f"{len(app.decided)} decision(s) saved", err=True)
+
+
+def _print_queue(queue: object) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from catalyst.cli._ui import console
+    from catalyst.review._text import visible
+
+    counts = queue.counts()  # type: ignore[attr-defined]
+    t = Table("id", "status", "sev", "conf", "age h", "SLA", "held by", "thread",
+              title=" · ".join(f"{k} {v}" for k, v in counts.items()), title_justify="left")
+    for r in queue.items(limit=500):  # type: ignore[attr-defined]
+        t.add_row(Text(visible(r.id)), r.status, str(r.severity), f"{r.confidence:.2f}", f"{r.age_hours:.1f}",
+                  Text("BREACH", style="bold red") if r.sla_breached else "", Text(visible(r.claimed_by or "")),
+                  Text(visible(r.thread_id or "")))
+    console.print(t)
+
+
+@review_app.command("labels")
+def labels(db: Path = _DB, all_: bool = typer.Option(False, "--all", help="Every label, not only the latest per id."),
+           json_out: bool = typer.Option(False, "--json", help="JSON lines instead of a table.")) -> None:
+    """Labels from final review decisions (approve → 1, reject/correct → 0), for calibration."""
+    import orjson
+
+    from catalyst.review.queue import ReviewQueue
+
+    _need(db)
+    rows = ReviewQueue(db).labels(latest=not all_)
+    if json_out:
+        for r in rows:
+            typer.echo(orjson.dumps(r, default=str).decode())
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    from catalyst.cli._ui import console
+    from catalyst.review._text import visible
+
+    t = Table("id", "label", "action", "reviewer", "confidence", "decided at", "corrected output")
+    for r in rows:
+        t.add_row(Text(visible(r["id"])), str(r["label"]), r["action"], Text(visible(r["reviewer"])),
+                  f"{r['confidence']:.2f}" if r["confidence"] is not None else "", f"{r['decided_at']:%Y-%m-%d %H:%M}",
+                  Text(visible((r["corrected_output"] or "")[:80])))
+    console.print(t)
+
+
+@review_app.command("resume")
+def resume(db: Path = _DB,
+           policy: str = typer.Option(..., "--policy", help="The policy the waiting flows use.")) -> None:
+    """Resume validation flows whose review items were decided (e.g. in the terminal UI) but still wait."""
+    from catalyst.review.durable import checkpointer
+    from catalyst.review.queue import ReviewQueue
+    from catalyst.store import Store
+    from catalyst.validator import Validator
+
+    _need(db)
+    store = Store(db, keep_open=False)
+    verdicts = ReviewQueue(store).resume_decided(Validator(policy, store=store, checkpointer=checkpointer(db)))
+    for v in verdicts:
+        typer.echo(f"{v.id}\t{v.decision}")
+    typer.echo(f"{len(verdicts)} flow(s) resumed", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    try:
+        from catalyst.review.web.cli import token_app
+    except ImportError:  # the web extra (fastapi) is not installed: the rest still works
+        pass
+    else:
+        review_app.add_typer(token_app, name="token")
+    app.add_typer(review_app, name="review")
