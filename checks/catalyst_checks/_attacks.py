@@ -68,45 +68,63 @@ ATTACK_PHRASINGS: tuple[str, ...] = (
 INJECTION_PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "instruction override",
-        r"\b(?:ignore|disregard|forget|skip|override|bypass)\b[\w\s,'’]{0,30}?\b(?:previous|prior|above|earlier|preceding|"
-        r"initial|original|system|all|any|your)\b[\w\s'’]{0,20}?\b(?:instructions?|rules|prompts?|directions|guidelines|"
-        r"directives|context|messages?|constraints)\b",
+        r"\b(?:ignore|disregard|forget|skip|override|bypass|set\s+aside|drop|discard)\b[\w\s,'’]{0,30}?\b(?:previous|"
+        r"prior|above|earlier|preceding|initial|original|system|all|any|your|whatever)\b[\w\s'’]{0,20}?\b(?:instructions?|"
+        r"rules|prompts?|directions|guidelines|guidance|directives|context|messages?|constraints|training)\b",
+    ),
+    (
+        "rules revoked",
+        r"\b(?:previous|prior|old|earlier|original|all)\s+(?:rules|instructions|directives|guidelines|guidance)\s+"
+        r"(?:no\s+longer\s+apply|(?:are|is)\s+(?:void|cancell?ed|revoked|lifted|suspended))\b"
+        r"|\b(?:task|instructions?|prompt)\s+overrides?\s+the\s+(?:old|previous|original)\b",
     ),
     (
         "system prompt extraction",
-        r"\b(?:reveal|show|print|output|repeat|display|leak|dump|tell\s+me|what\s+(?:is|are|were))\b[\w\s'’]{0,25}?"
-        r"\b(?:system\s+prompt|system\s+message|initial\s+(?:prompt|instructions)|hidden\s+(?:prompt|instructions)|"
-        r"developer\s+message|(?:your|the)\s+instructions\s+(?:above|verbatim))",
+        r"\b(?:reveal|show|print|output|repeat|display|leak|dump|list|summari[sz]e|quote|tell\s+me|what\s+(?:is|are|were))\b"
+        r"[\w\s'’]{0,25}?\b(?:system\s+prompt|system\s+message|(?:your|the)\s+prompt\b|initial\s+(?:prompt|instructions)|"
+        r"(?:hidden|secret|confidential|internal)\s+(?:prompt|instructions|rules|guidelines)|developer\s+message|"
+        r"(?:your|the)\s+(?:configuration|instructions\s+(?:above|verbatim))|instructions\s+(?:the\s+)?developers?\s+gave)",
     ),
-    ("repeat the text above", r"\brepeat\s+(?:the\s+)?(?:text|words|everything)\s+above\b"),
+    (
+        "text above extraction",
+        r"\brepeat\s+(?:the\s+)?(?:text|words|everything)\s+above\b|\bwhat\s+(?:was|is)\s+written\s+(?:at\s+the\s+"
+        r"(?:very\s+)?(?:top|start|beginning)|above|before\s+my\s+first\s+message)",
+    ),
     (
         "jailbreak persona",
-        r"\b(?:you\s+are(?:\s+now)?|you['’]re\s+now|from\s+now\s+on\s+you|act\s+as|pretend\s+(?:to\s+be|you\s+are)|roleplay\s+as)\b[^.\n]{0,60}?"
-        r"\b(?:DAN|jailbr(?:oken|eak)|unrestricted|unfiltered|no\s+(?:rules|restrictions|filters|limits)|"
-        r"evil|uncensored)\b",
+        r"\b(?:you\s+are(?:\s+now)?|you['’]re\s+now|from\s+now\s+on\s+you|act\s+as|pretend\s+(?:to\s+be|you\s+are)|"
+        r"roleplay\s+as)\b[^.\n]{0,60}?\b(?:DAN|jailbr(?:oken|eak)|unrestricted|unfiltered|no\s+(?:rules|restrictions|"
+        r"filters|limits|guidelines)|without\s+(?:any\s+)?(?:rules|guidelines|restrictions|filters)|evil|uncensored)\b",
     ),
+    ("jailbreak words", r"\b(?:jailbroken|uncensored\s+(?:AI|assistant|model|mode)|I\s+have\s+been\s+PWNED)\b"),
     ("do anything now", r"\bdo\s+anything\s+now\b|\bDAN\s+mode\b"),
     (
-        "developer mode",
-        r"\b(?:developer|god|debug|admin)\s+mode\s+(?:enabled|on|activated)\b|\benable\s+(?:developer|god)\s+mode\b",
+        "safety off",
+        r"\b(?:developer|god|debug|admin|safety)\s+mode\s+(?:enabled|on|off|activated|disabled)\b|\benable\s+(?:developer|"
+        r"god)\s+mode\b|\b(?:drop|remove|disable|turn\s+off|bypass)\s+(?:all\s+)?(?:your\s+)?(?:safety|content)\s+"
+        r"(?:constraints|filters?|rules|guidelines|polic(?:y|ies)|checks)\b|\bcontent\s+(?:filter|policy)\s+"
+        r"(?:removed|disabled|doesn['’]t\s+exist|does\s+not\s+exist)",
     ),
     (
         "fake system turn",
-        r"(?:^|\n)\s*(?:#{2,}\s*)?(?:system|assistant)\s*:|<\|im_start\|>|<\|system\|>|\[/?INST\]|<</?SYS>>",
+        r"(?:^|\n)\s*(?:#{2,}\s*)?(?:system|assistant)\s*:|<\|im_start\|>|<\|system\|>|\[/?INST\]|<</?SYS>>"
+        r"|\bBEGIN\s+NEW\s+SESSION\b|<!--\s*(?:AI|assistant|LLM)\s*:",
     ),
     ("new instructions", r"\b(?:new|updated|real)\s+(?:system\s+)?instructions?\s*:"),
     (
         "policy bypass",
-        r"\b(?:no\s+longer|not)\s+bound\s+by\b|\bwithout\s+(?:any\s+)?(?:restrictions|filters|censorship)\b",
+        r"\b(?:no\s+longer|not)\s+bound\s+by\b|\bwithout\s+(?:any\s+)?(?:restrictions|filters|censorship)\b"
+        r"|\bcomply\s+with\s+every\s+request\b|\bwithout\s+(?:ever\s+)?refusing\b|\bnever\s+refuse\b",
     ),
     (
         "message to the model",
         r"\b(?:note|message|instruction)s?\s+(?:to|for)\s+(?:the\s+)?(?:AI|assistant|language\s+model|LLM|"
-        r"chatbot)\b|\bif\s+you\s+are\s+an?\s+(?:AI|LLM|language\s+model|assistant)\b",
+        r"chatbot)\b|\bif\s+you\s+are\s+an?\s+(?:AI|LLM|language\s+model|assistant)\b|\bwhen\s+you\s+(?:process|read|"
+        r"summari[sz]e)\s+this\b[^.\n]{0,80}\bregardless\b",
     ),
     (
         "non-English override",
-        r"\b(?:ignor(?:a|ez|iere)|olvida|vergiss|oublie)\b[\w\s]{0,30}\b(?:instrucciones|Anweisungen|instructions|istruzioni|"
-        r"te\s+dijeron|gesagt|dit)\b",
+        r"\b(?:ignor(?:a|ez|iere)|olvida|vergiss|oublie)\b[\w\s]{0,30}\b(?:instrucciones|Anweisungen|instructions|"
+        r"istruzioni|te\s+dijeron|gesagt|dit)\b",
     ),
 )
