@@ -422,3 +422,15 @@ def test_renew_extends_the_lease(env):
     assert c.post("/decide", data={"csrf_token": csrf, "id": "q-1", "action": "approve"}).status_code == 200
     ria, csrf_ria = sign_in(app, tokens["ria"])
     assert ria.post("/renew", data={"csrf_token": csrf_ria, "id": "q-2"}).status_code == 409
+
+
+def test_catalyst_review_token_add_through_the_main_cli(tmp_path):
+    from catalyst.cli import app as cli_app
+
+    db = tmp_path / "m.duckdb"
+    Store(db).close()
+    r = CliRunner().invoke(cli_app, ["review", "token", "add", "ada", "--role", "admin", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    token = r.stdout.splitlines()[0]
+    with Store(db, keep_open=False).connect() as con:
+        assert auth.user_by_token(con, token) == auth.User("ada", "admin")

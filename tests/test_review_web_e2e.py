@@ -1,6 +1,6 @@
 """End to end in real headless Chromium (Debian's ``chromium`` driven by Playwright, no downloaded browser):
-the real server in its own process on 127.0.0.1, sign in, claim, correct an item, see the audit row; a
-hostile answer renders as text and runs nothing."""
+the real server (``catalyst review --web``) in its own process on 127.0.0.1, sign in, claim, correct an
+item, see the audit row; a hostile answer renders as text and runs nothing."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def server(tmp_path: Path):
         with store.connect() as con:
             token = auth.add_user(con, "ada", "admin")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "catalyst.review.web", "--db", str(db), "--port", str(port)],
+    # the real command: `catalyst review --web` (through `python -m catalyst`, the same entry point)
+    proc = subprocess.Popen([sys.executable, "-m", "catalyst", "review", "--web", "--db", str(db), "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     base = f"http://127.0.0.1:{port}"
