@@ -365,8 +365,7 @@ def test_visible_shows_bidi_and_controls_and_keeps_newlines():
 # -- the token command ------------------------------------------------------------------------------------
 def test_token_cli_add_list_revoke(tmp_path):
     db = tmp_path / "t.duckdb"
-    Store(db, keep_open=False).flush()
-    with Store(db, keep_open=False).connect():
+    with Store(db, keep_open=False).connect():  # create and migrate the log
         pass
     run = CliRunner()
     r = run.invoke(token_app, ["add", "ada", "--role", "admin", "--db", str(db)])
@@ -428,7 +427,8 @@ def test_catalyst_review_token_add_through_the_main_cli(tmp_path):
     from catalyst.cli import app as cli_app
 
     db = tmp_path / "m.duckdb"
-    Store(db).close()
+    with Store(db, keep_open=False).connect():  # create and migrate the log
+        pass
     r = CliRunner().invoke(cli_app, ["review", "token", "add", "ada", "--role", "admin", "--db", str(db)])
     assert r.exit_code == 0, r.output
     token = r.stdout.splitlines()[0]
