@@ -61,7 +61,7 @@ def _default(info: FieldInfo) -> str:
         value = info.default
     if isinstance(value, str | int | float | bool | list | dict) or value is None:
         text = json.dumps(value, ensure_ascii=False)
-        return f"`{text}`" if len(text) <= 60 else f"`{text[:57]}…`"
+        return f"`{text}`" if len(text) <= 240 else f"`{text[:237]}…`"
     return f"`{value!r}`"
 
 

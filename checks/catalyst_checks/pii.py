@@ -257,7 +257,7 @@ class Pii(Check):
     )
     entities: list[str] = Field(
         default_factory=lambda: list(DEFAULT_ENTITIES),
-        description="entity types to look for (presidio names, e.g. PERSON, EMAIL_ADDRESS)",
+        description="entity types to look for; known: " + ", ".join(sorted(KNOWN_ENTITIES)),
     )
     min_score: float = Field(
         default=0.4,
