@@ -25,10 +25,16 @@ def register(app: typer.Typer) -> None:
         evidence: bool = typer.Option(False, "--evidence", help="include evidence spans in the `catalyst` field"),
     ) -> None:
         """Validate every answer of an OpenAI-compatible endpoint: point your app's base_url here."""
-        import uvicorn
+        try:
+            import uvicorn
 
+            from catalyst.proxy import ProxyConfig, create_app
+        except ImportError as e:
+            from catalyst.errors import ConfigError
+
+            raise ConfigError(f"`catalyst serve` needs the serve extra ({e.name} is missing): "
+                              "pip install 'catalyst-guard[serve]'") from None
         from catalyst.cli._ui import console
-        from catalyst.proxy import ProxyConfig, create_app
 
         cfg = ProxyConfig(upstream=upstream, policy=policy, db=db, flush_interval=flush_interval, timeout=timeout,
                           max_retries=max_retries, retry=retry, evidence=evidence,

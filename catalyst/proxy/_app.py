@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import statistics
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,11 +35,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from catalyst.errors import CatalystError, ConfigError
-from catalyst.llm import LLM, LLMConfig
+from catalyst.errors import ConfigError
+from catalyst.llm import LLMConfig
 from catalyst.openai._stream import ChunkChecker, StreamAccumulator, chunk_steps
 from catalyst.policy._compile import Step
-from catalyst.proxy._upstream import UpstreamError, error_of, open_stream
+from catalyst.proxy._upstream import UpstreamError, error_of, send
 from catalyst.records import Decision, Interaction, Verdict
 from catalyst.store import Store
 from catalyst.validator import PolicyLike
@@ -71,6 +73,7 @@ class ProxyConfig:
     deadline: float = 120.0
     concurrency: int = 64
     check_threads: int = 4
+    inline_below_ms: float = 2.0  # checks faster than this (moving average) run on the event loop, no thread hop
     stream_checks: list[str] = field(default_factory=list)
     retry: bool = True
     evidence: bool = False  # include evidence spans in the `catalyst` field
@@ -92,7 +95,7 @@ def _split(body: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
 
 class Proxy:
-    """The proxy's state: the client layer, the guard (validator + log), the upstream HTTP pool."""
+    """The proxy's state: the upstream settings and HTTP pool, the guard (validator + log), the check threads."""
 
     def __init__(self, cfg: ProxyConfig) -> None:
         if not cfg.upstream.startswith(("http://", "https://")):
@@ -106,10 +109,12 @@ class Proxy:
         store = Store(cfg.db, keep_open=True) if cfg.db is not None else None
         self.guard = Guard(cfg.policy, store=store, flush_interval=cfg.flush_interval)
         self.steps: list[Step] = chunk_steps(self.guard.policy, cfg.stream_checks)
-        self.llm = LLM(self.llm_config)
+        self.chat_url = f"{self.upstream}/chat/completions"
         self.pool = ThreadPoolExecutor(cfg.check_threads, thread_name_prefix="catalyst-proxy-check")
         self.http: httpx.AsyncClient | None = None
         self.started = time.time()
+        self._check_ms = 0.0
+        self.timings: deque[float] = deque(maxlen=2000)  # upstream round trips, ms (for /healthz)
 
     def open_log(self) -> None:
         """Open (and migrate) the DuckDB file now, so a locked or unwritable log fails at startup."""
@@ -130,7 +135,6 @@ class Proxy:
 
     def _stop_sync(self) -> None:
         self.pool.shutdown(wait=True)
-        self.llm.close()
         self.guard.close()  # drains the queue and flushes: every verdict is on disk after shutdown
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -161,7 +165,9 @@ class Proxy:
         w = self.guard.writer
         data = {"ok": True, "upstream": self.upstream, "policy": self.guard.policy.version,
                 "pending_verdicts": w.pending if w else 0, "log_write_errors": w.errors if w else 0,
-                "uptime_s": round(time.time() - self.started, 1)}
+                "uptime_s": round(time.time() - self.started, 1),
+                "upstream_ms_p50": round(statistics.median(self.timings), 2) if self.timings else None,
+                "checks_ms_avg": round(self._check_ms, 3)}
         return Response(orjson.dumps(data), media_type=_JSON)
 
     async def chat(self, request: Request) -> Response:
@@ -177,23 +183,31 @@ class Proxy:
             return await self._stream(request, body, context, meta)
         return await self._complete(request, body, context, meta)
 
+    def _upstream_headers(self, request: Request, stream: bool) -> dict[str, str]:
+        headers = {"content-type": _JSON, "accept": "text/event-stream" if stream else _JSON, **self._auth(request)}
+        if "Authorization" not in headers:
+            headers["Authorization"] = f"Bearer {self.llm_config.api_key()}"
+        return headers
+
     async def _complete(self, request: Request, body: dict[str, Any], context: Any,
                         meta: dict[str, Any]) -> Response:
-        messages = body.pop("messages")
-        model = body.pop("model")
-        params = {"extra_body": body, "extra_headers": self._auth(request)} if body else {
-            "extra_headers": self._auth(request)}
+        assert self.http is not None
+        messages = body["messages"]
+        headers = self._upstream_headers(request, stream=False)
+        t0 = time.perf_counter()
         try:
-            resp = await self.llm.achat(messages, model=model, **params)
-        except CatalystError as e:
-            err = error_of(e)
+            _, data = await send(self.http, self.llm_config, self.chat_url, orjson.dumps(body), headers, stream=False)
+            self.timings.append((time.perf_counter() - t0) * 1000)
+        except UpstreamError as err:
             verdict = await self._in_pool(self._fail, messages, context, meta, err)
             return Response(err.body, status_code=err.status, media_type=_JSON,
                             headers={**err.headers, **_headers(verdict, verdict.id)})
-        data = resp.model_dump(mode="json", exclude_unset=True)
         records = _records(data, messages, context, meta)
-        regen = self._regenerate(messages, model, params, data) if self.cfg.retry and len(records) == 1 else None
-        verdicts: list[Verdict] = await self._in_pool(self.guard.check, records, regen)
+        regen = None
+        inline = self._inline()
+        if self.cfg.retry and len(records) == 1:
+            regen = self._regenerate(body, headers, data, None if inline else asyncio.get_running_loop())
+        verdicts = await self._validate(records, regen, inline)
         data = regen.latest if regen is not None else data  # type: ignore[attr-defined]
         for choice, v in zip(response_choices(data), verdicts, strict=False):
             choice["catalyst"] = verdict_payload(v, evidence=self.cfg.evidence)
@@ -205,15 +219,49 @@ class Proxy:
         data["catalyst"] = verdict_payload(verdicts[0], evidence=self.cfg.evidence)
         return Response(orjson.dumps(data), media_type=_JSON, headers=_headers(verdicts[0], records[0].id))
 
-    def _regenerate(self, messages: Any, model: str, params: dict[str, Any], first: dict[str, Any]) -> Any:
-        """Re-ask upstream (sync: runs in the check thread) with the rejected answer and the reasons."""
-        def regen(rec: Interaction, reasons: list[str]) -> str:
+    def _inline(self) -> bool:
+        """Run the checks on the event loop while they are fast (a thread hop costs more than they do)."""
+        return self._check_ms < self.cfg.inline_below_ms
+
+    async def _validate(self, records: list[Interaction], regen: Any, inline: bool) -> list[Verdict]:
+        if inline:
+            verdicts = await self.guard.acheck(records, regen)
+        else:
+            verdicts = await self._in_pool(self.guard.check, records, regen)
+        ms = sum(v.ms or 0.0 for v in verdicts) / max(1, len(verdicts))
+        self._check_ms = 0.9 * self._check_ms + 0.1 * ms  # moving average of the flow's own time
+        return verdicts
+
+    def _regenerate(self, body: dict[str, Any], headers: dict[str, str], first: dict[str, Any],
+                    loop: asyncio.AbstractEventLoop | None) -> Any:
+        """Re-ask upstream with the rejected answer and the reasons. Inline (``loop`` None) it is a coroutine;
+        from a check thread the request runs on the server's event loop and the thread waits for it."""
+        assert self.http is not None
+        http = self.http
+
+        async def aregen(rec: Interaction, reasons: list[str]) -> str:
+            again = {**body, "messages": retry_messages(body["messages"], rec.output, reasons)}
             try:
-                resp = self.llm.chat(retry_messages(messages, rec.output, reasons), model=model, **params)
+                _, data = await send(http, self.llm_config, self.chat_url, orjson.dumps(again), headers, stream=False)
             except Exception as e:
                 raise RegenerateFailed(e) from e
-            regen.latest = resp.model_dump(mode="json", exclude_unset=True)  # type: ignore[attr-defined]
-            return choice_text(response_choices(regen.latest)[0])  # type: ignore[attr-defined]
+            aregen.latest = data  # type: ignore[attr-defined]
+            return choice_text(response_choices(data)[0])
+
+        if loop is None:
+            aregen.latest = first  # type: ignore[attr-defined]
+            return aregen
+
+        def regen(rec: Interaction, reasons: list[str]) -> str:
+            again = {**body, "messages": retry_messages(body["messages"], rec.output, reasons)}
+            fut = asyncio.run_coroutine_threadsafe(
+                send(http, self.llm_config, self.chat_url, orjson.dumps(again), headers, stream=False), loop)
+            try:
+                _, data = fut.result(timeout=(self.llm_config.deadline or 600) + 5)
+            except Exception as e:
+                raise RegenerateFailed(e) from e
+            regen.latest = data  # type: ignore[attr-defined]
+            return choice_text(response_choices(data)[0])
 
         regen.latest = first  # type: ignore[attr-defined]
         return regen
@@ -222,12 +270,10 @@ class Proxy:
                       meta: dict[str, Any]) -> Response:
         assert self.http is not None
         messages = body["messages"]
-        headers = {"content-type": _JSON, "accept": "text/event-stream", **self._auth(request)}
-        if "Authorization" not in headers:
-            headers["Authorization"] = f"Bearer {self.llm_config.api_key()}"
+        headers = self._upstream_headers(request, stream=True)
         try:
-            upstream = await open_stream(self.http, self.llm_config, f"{self.upstream}/chat/completions",
-                                         orjson.dumps(body), headers)
+            upstream, _ = await send(self.http, self.llm_config, self.chat_url, orjson.dumps(body), headers,
+                                     stream=True)
         except UpstreamError as err:
             verdict = await self._in_pool(self._fail, messages, context, meta, err)
             return Response(err.body, status_code=err.status, media_type=_JSON,
@@ -270,7 +316,7 @@ class Proxy:
                 await upstream.aclose()
         if cut:
             meta = {**meta, "stream_cut_by": checker.failed}
-        verdicts = await self._in_pool(self.guard.check, acc.records(messages, context, meta))
+        verdicts = await self._validate(acc.records(messages, context, meta), None, self._inline())
         ev = self.cfg.evidence
         final = {**_frame(acc.last), "choices": [], "catalyst": verdict_payload(verdicts[0], evidence=ev)}
         if len(verdicts) > 1:
