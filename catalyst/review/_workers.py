@@ -12,14 +12,28 @@ from catalyst.store import Store
 ACTIONS = ("approve", "reject", "correct")
 
 
-def reviewer_loop(db: str, name: str, lease_seconds: float = 300.0, limit: int | None = None) -> dict[str, Any]:
-    """Claim and decide until the queue is empty (or ``limit`` items); report what this process did."""
+def reviewer_loop(db: str, name: str, lease_seconds: float = 300.0, limit: int | None = None,
+                  seconds: float | None = None, barrier: Any = None) -> dict[str, Any]:
+    """Claim and decide until the queue is empty (or ``limit`` items, or ``seconds``); report what was done.
+
+    Each process takes the DuckDB file only for each claim and each decision (``keep_open=False``).
+    """
     q = ReviewQueue(Store(db, keep_open=False, lock_timeout=120.0), lease_seconds=lease_seconds)
+    return review_with(q, name, limit=limit, seconds=seconds, barrier=barrier)
+
+
+def review_with(q: ReviewQueue, name: str, *, limit: int | None = None, seconds: float | None = None,
+                barrier: Any = None) -> dict[str, Any]:
+    """The reviewer loop over a given queue (threads of one process share one held-open store)."""
     claimed: list[str] = []
     decided: list[str] = []
     errors: list[str] = []
+    latency: list[float] = []
+    if barrier is not None:
+        barrier.wait()
     t0 = time.perf_counter()
-    while limit is None or len(decided) < limit:
+    while (limit is None or len(decided) < limit) and (seconds is None or time.perf_counter() - t0 < seconds):
+        t1 = time.perf_counter()
         c = q.claim(name)
         if c is None:
             break
@@ -32,8 +46,9 @@ def reviewer_loop(db: str, name: str, lease_seconds: float = 300.0, limit: int |
             errors.append(f"{c.item_id}: {e}")
             continue
         decided.append(c.item_id)
+        latency.append(time.perf_counter() - t1)
     return {"name": name, "pid": os.getpid(), "claimed": claimed, "decided": decided, "errors": errors,
-            "seconds": time.perf_counter() - t0}
+            "seconds": time.perf_counter() - t0, "latency": latency}
 
 
 def claim_at_once(db: str, name: str, item_ids: list[str], barrier: Any) -> list[str]:
