@@ -78,7 +78,7 @@ class Injection(Check):
         default="input", description="`input`: user/tool turns (system turns are skipped); `context`: each passage"
     )
     similarity: float = Field(
-        default=0.55, ge=0.0, le=1.0, description="cosine similarity to a known attack phrasing that counts as an attack"
+        default=0.55, ge=0.0, le=1.0, description="cosine similarity to a known attack phrasing that counts"
     )
     use_embeddings: bool = Field(default=True, description="compare sentences with the bundled attack phrasings")
     pattern_score: float = Field(default=0.1, ge=0.0, le=1.0, description="score when an attack pattern matches")
