@@ -434,3 +434,22 @@ def test_catalyst_review_token_add_through_the_main_cli(tmp_path):
     token = r.stdout.splitlines()[0]
     with Store(db, keep_open=False).connect() as con:
         assert auth.user_by_token(con, token) == auth.User("ada", "admin")
+
+
+def test_escalate_returns_the_item_with_higher_priority_and_decided_tab_lists_final_ones(env):
+    app, store, tokens, _ = env
+    c, csrf = sign_in(app, tokens["rob"])
+    c.post("/claim", data={"csrf_token": csrf, "id": "q-2"})
+    r = c.post("/decide", data={"csrf_token": csrf, "id": "q-2", "action": "escalate", "reason": "needs legal"})
+    assert r.status_code == 200 and "Item escalated" in r.text
+    row = store.query("SELECT status, severity, claimed_by FROM review_items WHERE id = 'q-2'")[0]
+    assert row == {"status": "escalated", "severity": 4, "claimed_by": None}
+    queue = c.get("/queue").text
+    ids = re.findall(r'<td class="id"><a href="/item\?id=([^"]+)">', queue)
+    assert ids[0] == "q-2"  # severity first
+    c.post("/claim", data={"csrf_token": csrf, "id": "q-1"})
+    c.post("/decide", data={"csrf_token": csrf, "id": "q-1", "action": "reject"})
+    decided = c.get("/queue?show=decided").text
+    assert re.findall(r'<td class="id"><a href="/item\?id=([^"]+)">', decided) == ["q-1"]
+    bad = c.get("/queue?show=everything")
+    assert bad.status_code == 422 and "Not a valid request" in bad.text and "show" in bad.text

@@ -26,6 +26,7 @@ from urllib.parse import quote, urlsplit
 
 import orjson
 from fastapi import Depends, FastAPI, Form, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -201,6 +202,13 @@ def create_app(db: str | Path | Store, *, lease_seconds: float = 900.0, sla_hour
     async def _http_error(request: Request, exc: HttpError) -> HTMLResponse:
         sess = getattr(request.state, "session", None)
         return page(request, "error.html", exc.status, session=sess, title=exc.title, message=exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> HTMLResponse:
+        where = "; ".join(f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors())
+        sess = getattr(request.state, "session", None)
+        return page(request, "error.html", 422, session=sess, title="Not a valid request",
+                    message=f"This request has a missing or invalid field ({where[:300]}). Use the reviewer pages.")
 
     @app.exception_handler(UserError)
     async def _review_error(request: Request, exc: UserError) -> HTMLResponse:
