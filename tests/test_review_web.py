@@ -453,3 +453,22 @@ def test_escalate_returns_the_item_with_higher_priority_and_decided_tab_lists_fi
     assert re.findall(r'<td class="id"><a href="/item\?id=([^"]+)">', decided) == ["q-1"]
     bad = c.get("/queue?show=everything")
     assert bad.status_code == 422 and "Not a valid request" in bad.text and "show" in bad.text
+
+
+def test_bidi_and_controls_in_ids_and_reasons_are_shown_not_obeyed(env):
+    app, store, tokens, _ = env
+    rid = "inv\u202eoice-7"
+    rec, v = sample_pair(rid, confidence=0.01)
+    v.reasons = ["grounding\u202e < 0.6", "bell\x07"]
+    store.add([(rec, v)])
+    store.flush()
+    c, csrf = sign_in(app, tokens["ada"])
+    queue = c.get("/queue").text
+    assert "inv<span class=\"cc\" title=\"RIGHT-TO-LEFT OVERRIDE\">⟨U+202E⟩</span>oice-7" in queue
+    r = c.post("/claim", data={"csrf_token": csrf, "id": rid}, follow_redirects=False)
+    page = c.get(r.headers["location"]).text
+    assert holder(store, rid) == "ada"
+    visible_part = page.split('name="id" value=')[0]  # before the forms, which carry the raw id as data
+    assert "\u202e" not in visible_part.split("<main>")[1] and "\x07" not in page
+    assert "grounding<span class=\"cc\"" in page and "⟨U+0007⟩" in page
+    assert "⟨U+202E⟩" in c.get("/audit").text

@@ -43,6 +43,7 @@ from catalyst.review.queue import (
 )
 from catalyst.review.web import auth
 from catalyst.review.web.auth import Session
+from catalyst.review.web.render import visible
 from catalyst.review.web.view import item_view
 from catalyst.store import Store
 
@@ -154,6 +155,7 @@ def _templates() -> Environment:
     env = Environment(loader=FileSystemLoader(str(_HERE / "templates")), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["q"] = lambda s: quote(str(s), safe="")
+    env.filters["v"] = lambda s: visible("" if s is None else str(s))  # escaped, hidden characters shown
     env.filters["ts"] = lambda t: "" if t is None else t.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     env.filters["age"] = _age
     env.filters["pct"] = lambda x: "—" if x is None else f"{100 * float(x):.0f}%"
