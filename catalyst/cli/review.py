@@ -5,6 +5,7 @@
 * ``catalyst review --db D --web [--host H --port P]``: the web reviewer (``catalyst.review.web``).
 * ``catalyst review labels --db D``: labels from final decisions (what calibration reads).
 * ``catalyst review resume --db D --policy P``: resume flows whose items were decided but still wait.
+* ``catalyst review sla --db D [--policy P]``: report (and notify) items newly past the SLA, once each.
 * ``catalyst review token ...``: sign-in tokens for the web reviewer.
 """
 
@@ -65,7 +66,12 @@ def review(ctx: typer.Context,
         _print_queue(queue)
         return
     from catalyst.review._text import check_reviewer
-    from catalyst.review.tui import ReviewApp
+
+    try:
+        from catalyst.review.tui import ReviewApp
+    except ImportError as e:
+        raise ConfigError(f"the terminal reviewer needs Textual ({e}); `pip install 'catalyst-guard[tui]'`, "
+                          "or use `catalyst review --list` / `--web`") from None
 
     app = ReviewApp(queue, check_reviewer(reviewer or _default_reviewer()))
     app.run()
@@ -115,6 +121,29 @@ def labels(db: Path = _DB, all_: bool = typer.Option(False, "--all", help="Every
                   f"{r['confidence']:.2f}" if r["confidence"] is not None else "", f"{r['decided_at']:%Y-%m-%d %H:%M}",
                   Text(visible((r["corrected_output"] or "")[:80])))
     console.print(t)
+
+
+@review_app.command("sla")
+def sla(db: Path = _DB,
+        sla_hours: float = typer.Option(None, "--sla-hours", help="Overrides the policy's review.sla_hours."),
+        policy: str = typer.Option(None, "--policy", help="Policy whose review.sla_hours and review.notify apply."),
+        ) -> None:
+    """Report open items past the SLA once each (and notify, when the policy has a `review.notify` section)."""
+    from catalyst.review.notify import Notifier
+    from catalyst.review.queue import ReviewQueue
+    from catalyst.validator import as_policy
+
+    _need(db)
+    compiled = as_policy(policy) if policy else None
+    hours = sla_hours or (compiled.policy.review.sla_hours if compiled else 24.0)
+    notifier = Notifier.from_policy(compiled) if compiled else None
+    breaches = ReviewQueue(db, sla_hours=hours, notifier=notifier).sla_breaches(mark=True)
+    for r in breaches:
+        typer.echo(f"{r.id}\t{r.age_hours:.1f} h\t{r.status}")
+    if notifier is not None:
+        notifier.close()
+        typer.echo(f"notifications: {notifier.stats}", err=True)
+    typer.echo(f"{len(breaches)} item(s) newly past the {hours:g} h SLA", err=True)
 
 
 @review_app.command("resume")
