@@ -130,11 +130,12 @@ def test_429_with_retry_after_is_retried_upstream(client, upstream, proxy):
     (Reply.server_error(503), 503, False),
     (Reply.malformed(), 502, False),
     (Reply.dropped(), 502, False),
+    (Reply.dropped_mid_body(), 502, False),
     (Reply.slow(5), 504, False),
     (Reply.rate_limited(retry_after=30), 429, True),
     (Reply.server_error(500), 500, True),
     (Reply.dropped(), 502, True),
-], ids=["429", "503", "malformed", "dropped", "slow", "stream-429", "stream-500", "stream-dropped"])
+], ids=["429", "503", "malformed", "dropped", "dropped-mid-body", "slow", "stream-429", "stream-500", "stream-dropped"])
 def test_upstream_faults_pass_through_with_a_logged_review(client, upstream, proxy, db_path, reply, status, stream):
     upstream.script = reply
     t0 = time.monotonic()
@@ -176,3 +177,23 @@ async def test_concurrent_clients_lose_no_verdicts(proxy, upstream, db_path):
     assert {r.choices[0].message.content for r in rs} == {f"Answer to question {i}." for i in range(60)}
     proxy.stop()
     assert len(logged(db_path)) == 60
+
+
+def test_checks_in_threads_and_retry_from_a_thread(upstream, db_path):
+    """Slow policies run their checks off the event loop; the re-ask then runs on the loop from that thread."""
+    upstream.script = ["As an AI language model, no.", "Paris."]
+    with serve_in_thread(upstream.url, policy=loads_policy(POLICY), db=db_path, inline_below_ms=0.0) as px, \
+            openai.OpenAI(base_url=px.url, api_key="k", max_retries=0) as c:
+        r = c.chat.completions.create(model="m", messages=MSG)
+        assert px.proxy._inline() is False
+    assert r.choices[0].message.content == "Paris." and r.catalyst["attempts"] == 2
+    assert [(x["decision"], x["attempts"]) for x in logged(db_path)] == [("accept", 2)]
+
+
+def test_n_choices_each_get_a_verdict(client, upstream, proxy, db_path):
+    upstream.script = Reply(text=["Paris.", "Napalm is the answer."])
+    r = client.chat.completions.create(model="m", messages=MSG, n=2)
+    assert [c.catalyst["decision"] for c in r.choices] == ["accept", "block"]
+    assert r.choices[1].finish_reason == "content_filter" and r.catalyst["decision"] == "accept"
+    proxy.stop()
+    assert sorted(x["decision"] for x in logged(db_path)) == ["accept", "block"]
