@@ -43,7 +43,13 @@ class LogWriter:
         self._write_lock = threading.Lock()  # one writer at a time
         self._closed = False
         ref = weakref.ref(self)
-        self._atexit = lambda: (w := ref()) is not None and w.close()
+
+        def _at_exit() -> None:  # a weak reference: an unused writer can still be garbage-collected
+            w = ref()
+            if w is not None:
+                w.close()
+
+        self._atexit = _at_exit
         atexit.register(self._atexit)
 
     # -- writing -----------------------------------------------------------------------------------
