@@ -212,3 +212,16 @@ async def test_async_client_accept_retry_and_stream(policy, db_path):
 def test_wrap_client_rejects_other_objects():
     with pytest.raises(catalyst.errors.ConfigError, match=r"openai\.OpenAI"):
         wrap_client(object())
+
+
+def test_stream_abandoned_by_the_caller_still_gets_one_verdict(policy, db_path):
+    with ScriptedServer(Reply(text="one two three four five six")) as srv:
+        client = wrap_client(srv.client(), policy, store=db_path)
+        stream = client.chat.completions.create(model="m", messages=MSG, stream=True)
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                break  # the caller stops reading: the generator is closed here
+        client.close()
+    assert stream.catalyst_verdict is not None
+    [row] = rows(db_path, "SELECT i.output, i.metadata FROM interactions i")
+    assert row["output"] == "one" and '"stopped_by_caller":true' in row["metadata"]
