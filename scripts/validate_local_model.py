@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     latencies = []
     for q, _, _ in items:
         t = time.perf_counter()
-        resp = llm.complete(TEMPLATE.format(input=q), max_tokens=16, temperature=0, stop=["\n"])
+        # generate after "A:" (no trailing space: the model's own first token carries the space), score after "A: "
+        resp = llm.complete(TEMPLATE.format(input=q).rstrip(" "), max_tokens=24, temperature=0, stop=["\n"])
         answer = resp.choices[0].text.strip() or "(empty)"
         v = validator.validate({"input": q, "output": answer})
         latencies.append(time.perf_counter() - t)
