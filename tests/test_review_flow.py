@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -43,6 +44,7 @@ def test_decision_from_another_process_resumes_the_flow(tmp_path, monkeypatch, r
     assert item == "q-1"
     [delivered] = [orjson.loads(line) for line in Path(cb).read_bytes().splitlines()]
     assert delivered["output"] == "It is 1889." and delivered["verdict"]["decision"] == "accept"
+    assert 0 <= delivered["verdict"]["ms"] < 60_000  # Catalyst's time, not the wait nor another process's clock
     assert "ana: correct (checked the source)" in delivered["verdict"]["reasons"]
     store = Store(db, keep_open=False)
     final = store.verdicts(decision="accept")
@@ -68,5 +70,7 @@ def test_checkpoint_round_trips_flow_state_under_strict_msgpack(tmp_path, monkey
     assert item.record.output == DOUBTFUL["output"] and item.decision is Decision.REVIEW
     assert {r.name for r in item.results} >= {"denylist", "length"}
     assert item.results[0].evidence is not None and isinstance(item.confidence, float)
+    time.sleep(1.0)  # the reviewer's wait
     reject = fresh.resume("t", {"decision": "reject", "reviewer": "bo"})
     assert reject.decision is Decision.BLOCK
+    assert 0 <= reject.ms < 1000  # Catalyst's own time only: the wait is not in the verdict's ms

@@ -7,6 +7,7 @@ Nodes with I/O have an async twin; the sync and async flows share everything els
 from __future__ import annotations
 
 import inspect
+import time
 from typing import Any
 
 from catalyst import engine
@@ -143,6 +144,9 @@ def review(flow: Flow, state: FlowState) -> FlowState:
         if not isinstance(answer, dict) or answer.get("decision") not in REVIEW_OUTCOMES:
             raise ValueError(f"resume with {{'decision': one of {sorted(REVIEW_OUTCOMES)}}}, got {answer!r}")
         it.decision = REVIEW_OUTCOMES[answer["decision"]]
+        # the verdict's ms is Catalyst's own time, not the reviewer's wait (which may span processes, where
+        # perf_counter values mean nothing): restart the clock from the time spent before the interrupt
+        it.started = time.perf_counter() - it.ms / 1000
         who = answer.get("reviewer", "a reviewer")
         it.reasons.append(f"{who}: {answer['decision']}" + (f" ({answer['reason']})" if answer.get("reason") else ""))
         if answer["decision"] == "correct":
