@@ -71,3 +71,14 @@ def test_web_flag_hands_over_to_the_web_reviewer(tmp_path, monkeypatch):
 def test_missing_db_is_a_clear_error(tmp_path):
     r = runner.invoke(app, ["review", "--db", str(tmp_path / "nope.duckdb"), "--list"])
     assert r.exit_code != 0 and "no Catalyst log" in str(r.exception)
+
+
+def test_sla_hours_come_from_the_policy(tmp_path):
+    db = _db(tmp_path, 1)
+    policy = tmp_path / "p.yaml"
+    policy.write_text("name: p\nchecks: [non_empty]\nreview: {sla_hours: 0.0000001}\n")
+    r = runner.invoke(app, ["review", "--db", str(db), "--list", "--policy", str(policy)])
+    assert r.exit_code == 0, r.output
+    assert "BREACH" in r.output
+    q = ReviewQueue.for_policy(db, str(policy))
+    assert q.sla.total_seconds() < 1 and q.notifier is None

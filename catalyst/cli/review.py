@@ -47,12 +47,19 @@ def review(ctx: typer.Context,
            port: int = typer.Option(8765, "--port", help="--web: port."),
            list_: bool = typer.Option(False, "--list", help="Print the queue and exit."),
            lease: float = typer.Option(900.0, "--lease-seconds", help="How long a claim lasts without a decision."),
-           sla_hours: float = typer.Option(24.0, "--sla-hours", help="Open items older than this are flagged."),
+           sla_hours: float = typer.Option(None, "--sla-hours",
+                                           help="Open items older than this are flagged (default: the policy's, "
+                                                "else 24)."),
+           policy: str = typer.Option(None, "--policy", help="Policy whose review.sla_hours applies."),
            ) -> None:
     """Review the queued answers (terminal UI by default)."""
     if ctx.invoked_subcommand is not None:
         return
     _need(db)
+    if sla_hours is None:
+        from catalyst.validator import as_policy
+
+        sla_hours = as_policy(policy).policy.review.sla_hours if policy else 24.0
     if web:
         from catalyst.review.web.cli import run_web
 

@@ -259,6 +259,17 @@ class ReviewQueue:
         self.notifier = notifier
         self.clock = clock
 
+    @classmethod
+    def for_policy(cls, store: Store | str | Path, policy: Any, **options: Any) -> ReviewQueue:
+        """A queue with the policy's ``review.sla_hours`` and notifier (its ``review.notify`` section)."""
+        from catalyst.review.notify import Notifier
+        from catalyst.validator import as_policy
+
+        compiled = as_policy(policy)
+        options.setdefault("sla_hours", compiled.policy.review.sla_hours)
+        options.setdefault("notifier", Notifier.from_policy(compiled))
+        return cls(store, **options)
+
     # -- transactions ----------------------------------------------------------------------------
     @contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
