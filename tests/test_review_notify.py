@@ -146,3 +146,18 @@ def test_policy_section_and_bad_settings(receiver, monkeypatch):
         JsonWebhook("ftp://x")
     with pytest.raises(ConfigError, match="unknown notification events"):
         Notifier([], events=["nope"])
+
+
+def test_a_flow_waiting_for_review_notifies_on_enqueue(receiver, tmp_path):
+    from catalyst.review.durable import checkpointer
+
+    db = tmp_path / "log.duckdb"
+    n = Notifier([JsonWebhook(receiver.url)], backoff=0.01)
+    v = Validator("default", store=Store(db, keep_open=False), checkpointer=checkpointer(db))
+    n.attach(v)
+    assert v.validate({"id": "w", "output": "As an AI language model, sure."}, thread_id="t").decision == "review"
+    assert v.validate({"id": "fine", "output": "Sure."}, thread_id="t2").decision == "accept"
+    v.resume("t", {"decision": "reject", "reviewer": "ana"})
+    assert n.flush(10)
+    n.close()
+    assert [(b["event"], b["data"]["id"]) for _, b in receiver.bodies] == [("enqueue", "w"), ("block", "w")]

@@ -164,7 +164,9 @@ class Notifier:
                              "decision": str(verdict.decision), "reasons": list(verdict.reasons)})
 
     def attach(self, validator: Any) -> Notifier:
-        """Chain :meth:`on_verdict` after the validator's own callback (call before validating)."""
+        """Notify from a validator: every logged verdict (chained after its own ``on_verdict``), and the
+        pending verdict of a flow that waits for review (``validate(x, thread_id=...)``). Call before
+        validating."""
         previous: Callable[[Any, Any], None] | None = validator.flow.on_verdict
 
         def both(record: Any, verdict: Any) -> None:
@@ -173,6 +175,15 @@ class Notifier:
             self.on_verdict(record, verdict)
 
         validator.flow.on_verdict = both
+        validate = validator.validate
+
+        def validate_and_notify(answer: Any, *, thread_id: str | None = None) -> Any:
+            verdict = validate(answer, thread_id=thread_id)
+            if thread_id is not None:  # a waiting flow logs nothing through on_verdict until it resumes
+                self.on_verdict(None, verdict)
+            return verdict
+
+        validator.validate = validate_and_notify
         return self
 
     # -- delivering (the background thread) -----------------------------------------------------
