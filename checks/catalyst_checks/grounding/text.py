@@ -11,8 +11,9 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
-__all__ = ["Span", "TextUnit", "analyse", "claims", "sentences", "windows"]
+__all__ = ["Span", "TextUnit", "analyse", "claims", "digit_numbers", "number_mentions", "sentences", "windows"]
 
 _ABBREV = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "etc", "inc", "ltd", "co", "corp", "no",
@@ -62,6 +63,7 @@ class Span:
     text: str
 
 
+@lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """A crude, fast stem: lower case, a common suffix off, at most 7 characters (publish/published/publishing)."""
     w = word.lower().replace("’", "'")
@@ -155,6 +157,16 @@ def _norm_number(tok: str) -> str:
     if t.endswith("s") and t[:-1].isdigit():  # 1990s
         t = t[:-1]
     return t.replace(",", "")
+
+
+def digit_numbers(text: str) -> set[str]:
+    """Numbers written with digits (normalised: ``1,200`` -> ``1200``, ``3rd`` -> ``3``); number words excluded."""
+    return {_norm_number(m.group(0)) for m in _NUM.finditer(text)}
+
+
+def number_mentions(text: str) -> list[tuple[str, str]]:
+    """``(as written, normalised)`` for every digit-written number of ``text``, in order."""
+    return [(m.group(0), _norm_number(m.group(0))) for m in _NUM.finditer(text)]
 
 
 def analyse(text: str) -> TextUnit:

@@ -1,0 +1,174 @@
+"""The grounding check on real-looking RAG answers: supported, numbers changed, entity swapped, invented claim."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from catalyst import registry
+from catalyst.checks import CheckContext
+from catalyst.embeddings import get_embedder
+from catalyst.errors import PolicyError
+from catalyst.policy import loads_policy
+from catalyst.records import CheckResult, Interaction
+from catalyst_checks.grounding import Grounding
+from catalyst_checks.grounding.features import EMB_FEATURES, LEX_FEATURES
+from catalyst_checks.grounding.head import load_heads
+
+CONTEXT = [
+    "The James Webb Space Telescope (JWST) launched on 25 December 2021 on an Ariane 5 rocket from Kourou, "
+    "French Guiana. It is a joint project of NASA, the European Space Agency and the Canadian Space Agency.",
+    "Webb's primary mirror is 6.5 metres across and is made of 18 hexagonal segments coated with gold. The "
+    "telescope orbits the Sun near the second Lagrange point, about 1.5 million kilometres from Earth.",
+    "The telescope observes mainly in the infrared, from 0.6 to 28.5 micrometres. Its sunshield, about the "
+    "size of a tennis court, keeps the instruments below 50 kelvin.",
+    "The Hubble Space Telescope was carried into orbit by the Space Shuttle Discovery in April 1990 and "
+    "observes mostly in visible and ultraviolet light.",
+]
+QUESTION = "When did the Webb telescope launch, and what is its mirror like?"
+SUPPORTED = ("The James Webb Space Telescope launched on 25 December 2021 on an Ariane 5 rocket from Kourou, "
+             "French Guiana. Its primary mirror is 6.5 metres across and is made of 18 gold-coated hexagonal "
+             "segments.")
+NUMBER_CHANGED = ("The James Webb Space Telescope launched on 25 December 2021 on an Ariane 5 rocket from Kourou, "
+                  "French Guiana. Its primary mirror is 8.2 metres across and is made of 36 gold-coated hexagonal "
+                  "segments.")
+ENTITY_SWAPPED = ("The James Webb Space Telescope launched on 25 December 2021 on a Falcon Heavy rocket from "
+                  "Cape Canaveral, Florida. Its primary mirror is 6.5 metres across and is made of 18 gold-coated "
+                  "hexagonal segments.")
+INVENTED = SUPPORTED + (" The telescope also carries a laser communication terminal that beams images to "
+                        "ground stations in Chile every night.")
+
+
+def run(check: Grounding, output: str, context: list[str] | None = None, question: str = QUESTION) -> CheckResult:
+    return check.run(CheckContext(Interaction(input=question, output=output,
+                                              context=CONTEXT if context is None else context)))
+
+
+def flagged(r: CheckResult) -> list[str]:
+    return [e.text or "" for e in r.evidence if e.field == "output"]
+
+
+@pytest.fixture(params=["lexical", "full"])
+def check(request: pytest.FixtureRequest) -> Grounding:
+    return Grounding(mode=request.param)
+
+
+def test_supported_answer_passes_with_its_evidence(check: Grounding) -> None:
+    r = run(check, SUPPORTED)
+    assert r.passed and r.score is not None and r.score >= check.threshold, r
+    assert flagged(r) == []
+    support = [e for e in r.evidence if e.field == "context"]
+    mirror = next(e for e in support if "claim 2" in e.reason)
+    assert mirror.passage == 1
+    assert "6.5 metres" in CONTEXT[1][mirror.start:mirror.end]
+    launch = next(e for e in support if "claim 1" in e.reason)
+    assert launch.passage == 0 and "25 December 2021" in CONTEXT[0][launch.start:launch.end]
+
+
+def test_changed_numbers_are_caught_and_named(check: Grounding) -> None:
+    r = run(check, NUMBER_CHANGED)
+    assert not r.passed, r
+    (span,) = [e for e in r.evidence if e.field == "output"]
+    assert NUMBER_CHANGED[span.start:span.end].startswith("Its primary mirror is 8.2 metres")
+    assert "8.2" in span.reason and "36" in span.reason
+    assert r.score is not None and r.score < run(check, SUPPORTED).score  # type: ignore[operator]
+
+
+def test_swapped_entities_are_caught(check: Grounding) -> None:
+    r = run(check, ENTITY_SWAPPED)
+    assert not r.passed, r
+    (span,) = [e for e in r.evidence if e.field == "output"]
+    text = ENTITY_SWAPPED[span.start:span.end]
+    assert "Falcon Heavy" in text and "mirror" not in text
+    assert "Canaveral" in span.reason
+
+
+def test_an_invented_claim_is_flagged_alone(check: Grounding) -> None:
+    r = run(check, INVENTED)
+    assert not r.passed, r
+    (span,) = [e for e in r.evidence if e.field == "output"]
+    assert INVENTED[span.start:span.end].startswith("The telescope also carries a laser communication terminal")
+    assert r.details["claims"] == 3 and r.details["unsupported"] == 1
+
+
+def test_empty_context_cannot_be_grounded() -> None:
+    r = run(Grounding(), SUPPORTED, context=[])
+    assert not r.passed and r.score == 0.0 and "no context" in r.evidence[0].reason
+    r = run(Grounding(), SUPPORTED, context=["", "   "])
+    assert not r.passed
+    r = run(Grounding(on_empty="pass"), SUPPORTED, context=[])
+    assert r.passed and r.details["skipped"] == "no context"
+
+
+def test_answer_without_claims_passes() -> None:
+    r = run(Grounding(), "…  🙂")
+    assert r.passed and r.details["claims"] == 0
+
+
+def test_huge_context_is_bounded_and_still_finds_the_evidence() -> None:
+    rng = random.Random(7)
+    topics = ["harbour", "railway", "orchard", "bakery", "library", "glacier", "brewery", "vineyard", "museum"]
+    filler = [f"The {rng.choice(topics)} of district {i} reported {rng.randint(10, 999)} visitors in week "
+              f"{rng.randint(1, 52)}, according to the municipal office." for i in range(3000)]
+    context = filler[:1500] + CONTEXT + filler[1500:]
+    emb = get_embedder("auto")
+    emb.clear_cache()
+    check = Grounding(mode="full", top_k=8)
+    r = run(check, SUPPORTED, context=context)
+    assert r.passed, r
+    # embedded: the claims plus at most top_k candidate sentences each, never the 3000 passages
+    assert emb.misses <= 2 + 2 * check.top_k
+    mirror = next(e for e in r.evidence if e.field == "context" and "claim 2" in e.reason)
+    assert mirror.passage == 1500 + 1
+
+
+def test_non_english_and_emoji_do_not_crash(check: Grounding) -> None:
+    ctx = ["Der Eiffelturm wurde zwischen 1887 und 1889 gebaut und ist 330 Meter hoch. Er steht auf dem "
+           "Marsfeld in Paris.", "東京タワーは1958年に完成しました。高さは333メートルです。"]
+    ok = run(check, "Der Eiffelturm wurde zwischen 1887 und 1889 gebaut und ist 330 Meter hoch.", ctx, "Wie hoch?")
+    bad = run(check, "Der Eiffelturm wurde 1925 von Napoleon in Lyon gebaut 🗼🚀 und ist 512 Meter hoch.", ctx, "?")
+    jp = run(check, "東京タワーは1958年に完成しました。", ctx, "いつ？")
+    for r in (ok, bad, jp):
+        assert r.score is not None and 0.0 <= r.score <= 1.0
+    assert ok.passed and not bad.passed and ok.score > bad.score  # type: ignore[operator]
+
+
+def test_a_megabyte_answer_is_bounded() -> None:
+    check = Grounding(max_claims=64)
+    answer = (SUPPORTED + " ") * 3500  # ~1 MB
+    r = run(check, answer)
+    assert r.details["claims"] <= 64
+    assert r.passed
+
+
+def test_batch_equals_single(check: Grounding) -> None:
+    outputs = [SUPPORTED, NUMBER_CHANGED, ENTITY_SWAPPED, INVENTED, "Webb has a mirror."]
+    ctxs = [CheckContext(Interaction(input=QUESTION, output=o, context=CONTEXT)) for o in outputs]
+    get_embedder("auto").clear_cache()
+    batch = check.run_batch(ctxs)
+    single = [check.run(c) for c in ctxs]
+    for b, s in zip(batch, single, strict=True):
+        assert isinstance(b, CheckResult) and isinstance(s, CheckResult)
+        assert b.score == pytest.approx(s.score, abs=1e-6)
+        assert [(e.start, e.end, e.field) for e in b.evidence] == [(e.start, e.end, e.field) for e in s.evidence]
+
+
+def test_head_file_loads_and_matches_the_features() -> None:
+    heads = load_heads()
+    assert set(heads) == {"lexical", "full"}
+    for mode, base in (("lexical", LEX_FEATURES), ("full", LEX_FEATURES + EMB_FEATURES)):
+        h = heads[mode]
+        assert list(h.features) == [f"mean:{n}" for n in base] + [f"max:{n}" for n in base]
+        assert np.isfinite(h.coef).all() and (h.scale > 0).all()
+        assert not any("len" in f for f in h.features)  # no length feature (HaluEval leak)
+
+
+def test_registered_and_configurable_from_yaml() -> None:
+    assert registry.get("grounding") is Grounding
+    policy = loads_policy("name: rag\nchecks:\n  - grounding: {mode: full, threshold: 0.6, on_empty: pass}\n")
+    (step,) = policy.default.cheap
+    assert isinstance(step.check, Grounding) and step.check.mode == "full" and step.check.threshold == 0.6
+    with pytest.raises(PolicyError, match="mode"):
+        loads_policy("name: rag\nchecks:\n  - grounding: {mode: fancy}\n")
