@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import multiprocessing as mp
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 
 from catalyst.review import ReviewQueue
-from catalyst.review._workers import claim_at_once, reviewer_loop
+from catalyst.review._workers import claim_and_die, claim_at_once, reviewer_loop
 from catalyst.review.demo import fill
 from catalyst.store import Store
 
@@ -55,3 +56,23 @@ def test_four_reviewer_processes_drain_the_queue_without_double_claims(tmp_path)
     assert max(by_item.values()) == 1
     deciders = {d["item_id"]: d["reviewer"] for d in q.decisions()}
     assert all(deciders[i] == r["name"] for r in reports for i in r["decided"])
+
+
+@pytest.mark.slow
+def test_a_crashed_reviewer_s_claim_returns_to_the_queue(tmp_path):
+    import time
+
+    db = _filled(tmp_path, 2)
+    ctx = mp.get_context("spawn")
+    p = ctx.Process(target=claim_and_die, args=(db, "ghost", 1.5))
+    p.start()
+    p.join(60)
+    assert p.exitcode == 0
+    q = ReviewQueue(db, lease_seconds=60)
+    [held] = [r for r in q.items() if r.claimed_by]
+    assert held.claimed_by == "ghost"
+    assert q.claim("ana").item_id != held.id  # still leased: ana gets the other one
+    time.sleep(max(0.0, (held.lease_expires - datetime.now(UTC)).total_seconds()) + 0.1)
+    assert q.claim("bo").item_id == held.id  # the lease ran out: back in the queue
+    q.decide(held.id, reviewer="bo", action="approve")
+    assert q.audit(item_id=held.id)[1]["action"] == "claim_expired_takeover"

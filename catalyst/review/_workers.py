@@ -95,3 +95,10 @@ def decide_and_resume(db: str, policy: str, reviewer: str, action: str, output: 
     if resume_later:
         q.resume_decided(validator)
     return c.item_id
+
+
+def claim_and_die(db: str, name: str, lease_seconds: float) -> None:
+    """Claim an item, then die without deciding or releasing (a crashed reviewer)."""
+    q = ReviewQueue(Store(db, keep_open=False), lease_seconds=lease_seconds)
+    q.claim(name)
+    os._exit(0)
