@@ -74,3 +74,20 @@ def test_checkpoint_round_trips_flow_state_under_strict_msgpack(tmp_path, monkey
     reject = fresh.resume("t", {"decision": "reject", "reviewer": "bo"})
     assert reject.decision is Decision.BLOCK
     assert 0 <= reject.ms < 1000  # Catalyst's own time only: the wait is not in the verdict's ms
+
+
+def test_a_reopened_item_does_not_resume_its_finished_thread(tmp_path):
+    db = str(tmp_path / "log.duckdb")
+    store = Store(db, keep_open=False)
+    v = Validator("default", store=store, checkpointer=checkpointer(db))
+    v.validate(DOUBTFUL, thread_id="old")
+    q = ReviewQueue(store, validator=v)
+    q.claim("ana")
+    q.decide("q-1", reviewer="ana", action="approve")  # resumes and finishes thread `old`
+    Validator("default", store=store).validate_many([DOUBTFUL])  # re-validated in a batch: the item reopens
+    assert [r.id for r in q.items()] == ["q-1"]
+    q.claim("bo")
+    q.decide("q-1", reviewer="bo", action="reject")
+    [_, second] = q.decisions()
+    assert second["final_decision"] == "not-waiting"
+    assert q.audit(item_id="q-1")[0]["action"] == "resume_skipped"

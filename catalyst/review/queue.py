@@ -528,6 +528,18 @@ class ReviewQueue:
         link_thread(self.store, item_id, thread_id, actor=actor, now=self.clock())
 
     def _resume(self, validator: Any, d: ReviewDecision) -> Any:
+        snap = validator.interactive_graph.get_state({"configurable": {"thread_id": d.thread_id}})
+        if "review" not in (snap.next or ()):  # finished already (an old thread of a re-opened item)
+
+            def skipped(con: duckdb.DuckDBPyConnection) -> None:
+                now = self.clock()
+                con.execute("UPDATE review_decisions SET resumed_at = ?, final_decision = 'not-waiting' "
+                            "WHERE decision_id = ?", [now, d.decision_id])
+                self._audit(con, now, d.reviewer, "resume_skipped", d.item_id, None,
+                            {"thread_id": d.thread_id, "why": "the thread is not waiting for review"})
+
+            self._run(skipped)
+            return None
         payload: dict[str, Any] = {"decision": d.action.value, "reviewer": d.reviewer}
         if d.reason:
             payload["reason"] = d.reason
@@ -556,7 +568,8 @@ class ReviewQueue:
             v = self._resume(validator, d)
             if self.on_decision is not None:
                 self.on_decision(d, v)
-            out.append(v)
+            if v is not None:
+                out.append(v)
         return out
 
     def decision(self, decision_id: str) -> ReviewDecision:
