@@ -81,13 +81,16 @@ def test_a_reopened_item_does_not_resume_its_finished_thread(tmp_path):
     store = Store(db, keep_open=False)
     v = Validator("default", store=store, checkpointer=checkpointer(db))
     v.validate(DOUBTFUL, thread_id="old")
-    q = ReviewQueue(store, validator=v)
+    seen = []
+    q = ReviewQueue(store, validator=v, on_decision=lambda d, verdict: seen.append((d.action, verdict)))
     q.claim("ana")
     q.decide("q-1", reviewer="ana", action="approve")  # resumes and finishes thread `old`
+    [(action, final)] = seen
+    assert action == "approve" and final.decision is Decision.ACCEPT and final.id == "q-1"
     Validator("default", store=store).validate_many([DOUBTFUL])  # re-validated in a batch: the item reopens
     assert [r.id for r in q.items()] == ["q-1"]
     q.claim("bo")
     q.decide("q-1", reviewer="bo", action="reject")
     [_, second] = q.decisions()
-    assert second["final_decision"] == "not-waiting"
+    assert second["final_decision"] == "not-waiting" and seen[1] == ("reject", None)
     assert q.audit(item_id="q-1")[0]["action"] == "resume_skipped"
