@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -83,20 +84,22 @@ async def load(base: str, n: int, clients: int, tag: str) -> tuple[list[float], 
     for i in range(n):
         queue.put_nowait(i)
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: aiohttp.ClientSession) -> None:
         while not queue.empty():
             i = queue.get_nowait()
             body = {"model": "m", "messages": [{"role": "user", "content": f"{tag} question {i}: when was it built?"}]}
             t0 = time.perf_counter()
-            r = await client.post(f"{base}/chat/completions", json=body)
+            async with client.post(f"{base}/chat/completions", json=body) as r:
+                data = await r.json()
             lat.append((time.perf_counter() - t0) * 1000)
             r.raise_for_status()
-            v = r.json().get("catalyst")
+            v = data.get("catalyst")
             if v is not None:
                 check_ms.append(float(v.get("ms") or 0.0))
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(limits=limits, timeout=30, headers={"Authorization": "Bearer k"}) as client:
+    conn = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=conn, headers={"Authorization": "Bearer k"},
+                                     timeout=aiohttp.ClientTimeout(total=30)) as client:
         await asyncio.gather(*(worker(client) for _ in range(clients)))
     return lat, check_ms
 
@@ -176,8 +179,8 @@ def main() -> None:
     body = f"""## Proxy overhead (`benchmarks/proxy_overhead.py`)
 
 `catalyst serve` (policy `{args.policy}`, DuckDB log flushed every 1 s) in front of the scripted server, both as
-separate processes on loopback; {args.requests} requests each way per row (httpx), interleaved in {args.rounds}
-rounds, after 40 warm-up requests each way. {machine()}.
+separate processes on loopback; {args.requests} requests each way per row, interleaved in {args.rounds}
+rounds, after 40 warm-up requests each way; the clients use aiohttp. {machine()}.
 
 {markdown_table(cols, rows)}
 
@@ -185,8 +188,8 @@ Goal < 15 ms p50 beyond the checks' own time at {args.clients} concurrent client
 ({main_beyond:.1f} ms). Verdicts in the DuckDB log after shutdown: **{logged} of {sent}** requests sent through
 the proxy (lost: {lost}).
 
-Reading it: the proxy costs about the CPU figure per request (uvicorn + httptools, one upstream round trip
-on httpx, the checks, orjson; the log is written by a background thread once a second). With one client that
+Reading it: the proxy costs about the CPU figure per request (uvicorn + httptools + uvloop, one upstream round
+trip on aiohttp, the checks, orjson; the log is written by a background thread once a second). With one client that
 is what the latency shows. At {args.clients} concurrent clients on 2 shared cores the three processes queue for
 CPU, so the added latency grows with the machine's load (other jobs ran here: see the load figure above), and p95
 mostly measures scheduling. The scripted upstream gets `TCP_NODELAY` in this script: it writes headers and body

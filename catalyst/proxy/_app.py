@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -111,7 +111,7 @@ class Proxy:
         self.steps: list[Step] = chunk_steps(self.guard.policy, cfg.stream_checks)
         self.chat_url = f"{self.upstream}/chat/completions"
         self.pool = ThreadPoolExecutor(cfg.check_threads, thread_name_prefix="catalyst-proxy-check")
-        self.http: httpx.AsyncClient | None = None
+        self.http: aiohttp.ClientSession | None = None
         self.started = time.time()
         self._check_ms = 0.0
         self.timings: deque[float] = deque(maxlen=2000)  # upstream round trips, ms (for /healthz)
@@ -125,12 +125,11 @@ class Proxy:
 
     async def start(self) -> None:
         await asyncio.to_thread(self.open_log)
-        limits = httpx.Limits(max_connections=self.cfg.concurrency, max_keepalive_connections=self.cfg.concurrency)
-        self.http = httpx.AsyncClient(limits=limits, timeout=self.cfg.timeout)
+        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.cfg.concurrency))
 
     async def stop(self) -> None:
         if self.http is not None:
-            await self.http.aclose()
+            await self.http.close()
         await asyncio.to_thread(self._stop_sync)
 
     def _stop_sync(self) -> None:
@@ -154,12 +153,14 @@ class Proxy:
     # -- routes -----------------------------------------------------------------------------------
     async def models(self, request: Request) -> Response:
         assert self.http is not None
+        timeout = aiohttp.ClientTimeout(total=self.cfg.timeout)
         try:
-            r = await self.http.get(f"{self.upstream}/models", headers=self._auth(request))
-        except httpx.HTTPError as e:
+            async with self.http.get(f"{self.upstream}/models", headers=self._auth(request), timeout=timeout) as r:
+                data = await r.read()
+        except (TimeoutError, aiohttp.ClientError) as e:
             err = error_of(e)
             return Response(err.body, status_code=err.status, media_type=_JSON)
-        return Response(r.content, status_code=r.status_code, media_type=r.headers.get("content-type", _JSON))
+        return Response(data, status_code=r.status, media_type=r.headers.get("content-type", _JSON))
 
     async def health(self, request: Request) -> Response:
         w = self.guard.writer
@@ -282,17 +283,17 @@ class Proxy:
                                  headers={"cache-control": "no-cache", "x-catalyst-policy": self.guard.policy.version,
                                           "x-catalyst-verdict": "final-chunk"})
 
-    async def _relay(self, upstream: httpx.Response, messages: Any, context: Any,
+    async def _relay(self, upstream: aiohttp.ClientResponse, messages: Any, context: Any,
                      meta: dict[str, Any]) -> AsyncIterator[bytes]:
         acc = StreamAccumulator()
         checker = ChunkChecker(self.steps)
         cut = False
         try:
-            async for line in upstream.aiter_lines():
-                if not line.startswith("data:"):
+            async for raw in upstream.content:
+                if not raw.startswith(b"data:"):
                     continue
-                payload = line[5:].strip()
-                if payload == "[DONE]":
+                payload = raw[5:].strip()
+                if payload == b"[DONE]":
                     break
                 chunk = orjson.loads(payload)
                 touched = acc.add(chunk)
@@ -302,18 +303,20 @@ class Proxy:
                         {"index": i, "delta": {}, "finish_reason": "content_filter", "logprobs": None}
                         for i in sorted(acc.texts) if acc.finish.get(i) is None]})
                     break
-                yield b"data: " + payload.encode() + b"\n\n"
+                yield b"data: " + payload + b"\n\n"
             else:
-                raise httpx.RemoteProtocolError("upstream stream ended without [DONE]")
-        except (httpx.HTTPError, orjson.JSONDecodeError) as e:
+                raise _StreamBroke("upstream stream ended without [DONE]")
+        except (TimeoutError, aiohttp.ClientError, orjson.JSONDecodeError, _StreamBroke) as e:
             err = UpstreamError(502, b"", f"upstream stream broke: {type(e).__name__}: {e}", {})
             verdict = await self._in_pool(self._fail, messages, context, meta, err, acc.text(0))
             yield _sse({"error": {"message": err.message, "type": "upstream_error", "param": None,
                                   "code": "upstream_error"}, "catalyst": verdict_payload(verdict)})
             return
         finally:
-            with contextlib.suppress(Exception):
-                await upstream.aclose()
+            if cut:
+                upstream.close()  # stop reading: drop the connection rather than drain the rest
+            else:
+                upstream.release()
         if cut:
             meta = {**meta, "stream_cut_by": checker.failed}
         verdicts = await self._validate(acc.records(messages, context, meta), None, self._inline())
@@ -323,6 +326,10 @@ class Proxy:
             final["catalyst_choices"] = [verdict_payload(v, evidence=self.cfg.evidence) for v in verdicts]
         yield _sse(final)
         yield b"data: [DONE]\n\n"
+
+
+class _StreamBroke(Exception):
+    """The upstream stream ended without its ``[DONE]`` line."""
 
 
 def _frame(chunk: Any) -> dict[str, Any]:

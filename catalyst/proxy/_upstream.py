@@ -1,8 +1,9 @@
-"""Talking to the upstream model for the proxy: raw bytes over ``httpx``, under the client layer's retry policy.
+"""Talking to the upstream model for the proxy: raw bytes over ``aiohttp``, under the client layer's retry policy.
 
 The proxy passes upstream bodies on (unknown fields included) and its hot path must stay cheap, so it does
 not round-trip every answer through the ``openai`` SDK's models (measured here: ~2.4 ms more CPU per call,
-which under 8 concurrent clients on 2 cores became most of the added latency). It uses the client layer's
+which under 8 concurrent clients on 2 cores became most of the added latency), and it uses ``aiohttp``
+rather than ``httpx`` (0.22 vs 0.97 ms of CPU per request against the same server). It uses the client layer's
 settings (:class:`catalyst.llm.LLMConfig`) and semantics: the same retryable statuses (408/409/429/5xx),
 timeouts, dropped connections and unparseable bodies retried with exponential backoff plus jitter,
 ``Retry-After`` honoured up to ``retry_after_max``, per-attempt ``timeout``, overall ``deadline``. A stream
@@ -17,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from catalyst.llm import LLMConfig, retry_after_seconds
@@ -45,31 +46,27 @@ def _error_body(message: str, etype: str) -> bytes:
 
 
 def error_of(e: BaseException) -> UpstreamError:
-    """Map a failed upstream call (``ModelCallError`` from the client layer, or an httpx error) to a reply."""
-    import openai
-
-    seen: BaseException | None = e
-    while seen is not None:
-        if isinstance(seen, openai.APIStatusError):
-            headers = {k: v for k, v in seen.response.headers.items() if k.lower() in ("retry-after", "retry-after-ms")}
-            return UpstreamError(seen.status_code, seen.response.content, str(e), headers)
-        if isinstance(seen, openai.APITimeoutError | httpx.TimeoutException):
-            return UpstreamError(504, _error_body(f"upstream timed out: {e}", "upstream_timeout"), str(e), {})
-        seen = seen.__cause__ or seen.__context__
-    return UpstreamError(502, _error_body(f"upstream failed: {e}", "upstream_error"), str(e), {})
+    """Map a failed upstream request (no answer at all) to the reply the proxy sends: 504 on timeout, else 502."""
+    if isinstance(e, TimeoutError):
+        return UpstreamError(504, _error_body(f"upstream timed out: {e!r}", "upstream_timeout"),
+                             "upstream timed out", {})
+    return UpstreamError(502, _error_body(f"upstream failed: {type(e).__name__}: {e}", "upstream_error"),
+                         f"upstream failed: {type(e).__name__}: {e}", {})
 
 
 def _backoff(cfg: LLMConfig, attempt: int) -> float:
     return min(cfg.backoff_max, cfg.backoff_initial * 2 ** (attempt - 1)) + random.uniform(0, cfg.backoff_initial)
 
 
-async def send(http: httpx.AsyncClient, cfg: LLMConfig, url: str, body: bytes, headers: dict[str, str], *,
-               stream: bool) -> tuple[httpx.Response, Any]:
+async def send(http: aiohttp.ClientSession, cfg: LLMConfig, url: str, body: bytes, headers: dict[str, str], *,
+               stream: bool) -> tuple[aiohttp.ClientResponse, Any]:
     """POST with the client layer's retry policy; returns ``(response, parsed JSON or None for streams)``.
 
     Retried: 408/409/429/5xx, timeouts, dropped connections, and (non-streaming) bodies that are not a JSON
     object with ``choices``. ``Retry-After`` is honoured up to ``retry_after_max``; a longer one, or one past
-    the ``deadline``, fails at once. Anything else (400, 401, 404...) is returned to the caller as is.
+    the ``deadline``, fails at once. Anything else (400, 401, 404...) is returned to the caller as is. A
+    stream's response is returned open (the caller reads and releases it); its reads time out after
+    ``timeout`` seconds of silence.
     """
     started = time.monotonic()
     deadline = cfg.deadline or float("inf")
@@ -79,23 +76,21 @@ async def send(http: httpx.AsyncClient, cfg: LLMConfig, url: str, body: bytes, h
         remaining = deadline - (time.monotonic() - started)
         why: str
         wait: float | None = None
+        t = min(cfg.timeout, max(0.05, remaining))
+        timeout = aiohttp.ClientTimeout(total=None if stream else t, connect=t, sock_read=t)
         try:
-            req = http.build_request("POST", url, content=body, headers=headers,
-                                     timeout=httpx.Timeout(min(cfg.timeout, max(0.05, remaining))))
-            resp = await http.send(req, stream=True)
-            if resp.status_code == 200 and stream:
+            resp = await http.post(url, data=body, headers=headers, timeout=timeout)
+            if resp.status == 200 and stream:
                 return resp, None
-            data = await resp.aread()
-            await resp.aclose()
-        except httpx.TimeoutException as e:
-            why, final = f"timed out: {e!r}", UpstreamError(504, _error_body("upstream timed out", "upstream_timeout"),
-                                                          "upstream timed out", {})
-        except httpx.TransportError as e:
-            why, final = f"connection failed: {e!r}", UpstreamError(
-                502, _error_body(f"upstream connection failed: {e!r}", "upstream_error"), f"connection failed: {e!r}",
-                {})
+            try:
+                data = await resp.read()
+            finally:
+                resp.release()
+        except (TimeoutError, aiohttp.ClientError) as e:
+            final = error_of(e)
+            why = final.message
         else:
-            if resp.status_code == 200:
+            if resp.status == 200:
                 try:
                     parsed = orjson.loads(data)
                 except orjson.JSONDecodeError:
@@ -107,8 +102,8 @@ async def send(http: httpx.AsyncClient, cfg: LLMConfig, url: str, body: bytes, h
                                       f"upstream answered badly: {why}", {})
             else:
                 hdrs = {k: v for k, v in resp.headers.items() if k.lower() in ("retry-after", "retry-after-ms")}
-                final = UpstreamError(resp.status_code, data, f"upstream answered HTTP {resp.status_code}", hdrs)
-                if resp.status_code not in RETRYABLE:
+                final = UpstreamError(resp.status, data, f"upstream answered HTTP {resp.status}", hdrs)
+                if resp.status not in RETRYABLE:
                     raise final
                 why, wait = final.message, retry_after_seconds(resp.headers)
         if wait is not None and wait > cfg.retry_after_max:
