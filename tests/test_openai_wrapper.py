@@ -225,3 +225,17 @@ def test_stream_abandoned_by_the_caller_still_gets_one_verdict(policy, db_path):
     assert stream.catalyst_verdict is not None
     [row] = rows(db_path, "SELECT i.output, i.metadata FROM interactions i")
     assert row["output"] == "one" and '"stopped_by_caller":true' in row["metadata"]
+
+
+async def test_async_client_faults_are_logged_as_reviews(policy, db_path):
+    async with ScriptedServer([Reply.server_error(), Reply.dropped_mid_stream("a b c d e", after_chunks=2)]) as srv:
+        client = wrap_client(srv.async_client(timeout=2), policy, store=db_path)
+        with pytest.raises(openai.InternalServerError):
+            await client.chat.completions.create(model="m", messages=MSG)
+        stream = await client.chat.completions.create(model="m", messages=MSG, stream=True)
+        with pytest.raises(openai.APIError):
+            async for _ in stream:
+                pass
+        await client.aclose()
+    assert stream.catalyst_verdict.decision is Decision.REVIEW
+    assert [r["decision"] for r in rows(db_path)] == ["review", "review"]
