@@ -243,3 +243,8 @@ def test_max_tokens_cuts_and_echo_scores_the_prompt() -> None:
     assert lp_.tokens == ["Built", " in", " 1887", "."]
     assert lp_.token_logprobs == [None, -0.1, -3.0, -0.1]
     assert lp_.text_offset == [0, 5, 8, 13]
+
+
+def test_malformed_event_in_a_stream() -> None:
+    with ScriptedServer(Reply.malformed()) as srv, srv.client() as client, pytest.raises(ValueError):
+        list(_chat(client, stream=True))

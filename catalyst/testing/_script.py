@@ -93,7 +93,7 @@ class Reply:
 
     @classmethod
     def malformed(cls) -> Reply:
-        """HTTP 200, ``application/json``, and a body that is not valid JSON."""
+        """HTTP 200 and a body that is not valid JSON (for a stream: an event that is not valid JSON)."""
         return cls(fault="malformed")
 
     @classmethod

@@ -130,6 +130,15 @@ class _Handler(BaseHTTPRequestHandler):
             etype = "rate_limit_exceeded" if status == 429 else "server_error"
             self._error(status, reply.error_message or f"scripted status {status}", etype, reply.headers)
             return
+        if reply.fault == "malformed" and req.stream:  # a well-framed stream whose second event is broken JSON
+            self._start(200, {"content-type": "text/event-stream", "transfer-encoding": "chunked", **reply.headers})
+            events = _stream_events(kind, req, reply, self.server.owner.model)
+            for line in (b"data: " + json.dumps(events[0]).encode() + b"\n\n", b'data: {"id": "broken", "choi\n\n',
+                         b"data: [DONE]\n\n"):
+                self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+            return
         if reply.fault == "malformed":
             self._send(200, b'{"id": "scripted-broken", "choices": [{"index": 0, "message": {"content": "hal',
                        reply.headers)
