@@ -15,14 +15,26 @@ import inspect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from catalyst.errors import ConfigError
 from catalyst.records import CheckResult, Evidence, Interaction
 
-__all__ = ["Check", "CheckContext", "check", "to_result"]
+__all__ = ["Check", "CheckContext", "Regex", "check", "to_result"]
+
+
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        raise ValueError(f"{pattern!r} is not a valid regular expression: {e}") from None
+    return pattern
+
+
+#: A check setting that must be a valid Python regular expression; a bad one fails at policy load.
+Regex = Annotated[str, AfterValidator(_compiles)]
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ def _type_name(info: FieldInfo) -> str:
     ann = info.annotation
     text = getattr(ann, "__name__", None) if isinstance(ann, type) else None
     text = text or str(ann).replace("typing.", "")
+    text = re.sub(r"Annotated\[(\w+), AfterValidator\(func=<function _compiles[^>]*>\)\]", r"regex", text)
     for mod in ("catalyst_checks.topic.", "catalyst_checks.integrity.", "catalyst_checks.", "catalyst."):
         text = text.replace(mod, "")
     return text

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
-from catalyst.checks import Check, CheckContext
+from catalyst.checks import Check, CheckContext, Regex
 from catalyst.records import CheckResult, Evidence
 
 
@@ -70,19 +70,9 @@ class Denylist(Check):
 
     phrases: list[str] = Field(default_factory=list,
                                description="phrases matched case-insensitively on word boundaries")
-    patterns: list[str] = Field(default_factory=list, description="Python regular expressions")
+    patterns: list[Regex] = Field(default_factory=list, description="Python regular expressions")
     field: str = Field(default="output", pattern="^(output|input)$", description="which text to scan")
     max_evidence: int = Field(default=20, ge=1, description="spans reported at most")
-
-    @field_validator("patterns")
-    @classmethod
-    def _compiles(cls, v: list[str]) -> list[str]:
-        for i, p in enumerate(v):
-            try:
-                re.compile(p)
-            except re.error as e:
-                raise ValueError(f"patterns[{i}] {p!r} is not a valid regular expression: {e}") from None
-        return v
 
     @cached_property
     def _needles(self) -> tuple[str, ...] | None:

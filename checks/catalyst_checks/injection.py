@@ -19,9 +19,9 @@ from functools import cached_property
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from catalyst.checks import Check, CheckContext
+from catalyst.checks import Check, CheckContext, Regex
 from catalyst.records import CheckResult, Evidence
 
 from ._attacks import ATTACK_PHRASINGS, INJECTION_PATTERNS
@@ -82,21 +82,11 @@ class Injection(Check):
     )
     use_embeddings: bool = Field(default=True, description="compare sentences with the bundled attack phrasings")
     pattern_score: float = Field(default=0.1, ge=0.0, le=1.0, description="score when an attack pattern matches")
-    extra_patterns: list[str] = Field(default_factory=list, description="your own attack regexes (case-insensitive)")
+    extra_patterns: list[Regex] = Field(default_factory=list, description="your own attack regexes (case-insensitive)")
     extra_phrasings: list[str] = Field(default_factory=list, description="your own known attack sentences")
     backend: Literal["auto", "torch", "onnx-int8"] = Field(default="auto", description="embedding backend")
     max_sentences: int = Field(default=200, ge=1, description="sentences compared per record")
     max_chars: int = Field(default=50_000, ge=100, description="characters scanned per segment")
-
-    @field_validator("extra_patterns")
-    @classmethod
-    def _compiles(cls, v: list[str]) -> list[str]:
-        for i, p in enumerate(v):
-            try:
-                re.compile(p)
-            except re.error as e:
-                raise ValueError(f"extra_patterns[{i}] {p!r} is not a valid regular expression: {e}") from None
-        return v
 
     @cached_property
     def _patterns(self) -> list[tuple[str, re.Pattern[str]]]:

@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from catalyst.checks import Check, CheckContext
+from catalyst.checks import Check, CheckContext, Regex
 from catalyst.records import CheckResult, Evidence
 
 from ._textscan import DEFAULT_MAX_CHARS, bounded
@@ -136,21 +136,11 @@ class Secrets(Check):
         le=1.0,
         description="score when only keyword or entropy hits are found (no known key format)",
     )
-    extra_patterns: list[str] = Field(
+    extra_patterns: list[Regex] = Field(
         default_factory=list, description="your own regexes for secrets (e.g. internal token formats)"
     )
     ignore: list[str] = Field(default_factory=list, description="exact values never reported (published test keys)")
     max_chars: int = Field(default=DEFAULT_MAX_CHARS, ge=100, description="characters scanned per answer")
-
-    @field_validator("extra_patterns")
-    @classmethod
-    def _compiles(cls, v: list[str]) -> list[str]:
-        for i, p in enumerate(v):
-            try:
-                re.compile(p)
-            except re.error as e:
-                raise ValueError(f"extra_patterns[{i}] {p!r} is not a valid regular expression: {e}") from None
-        return v
 
     @cached_property
     def _extra(self) -> list[tuple[str, re.Pattern[str], int]]:
