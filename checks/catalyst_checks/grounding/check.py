@@ -124,7 +124,7 @@ class Grounding(Check):
                 if (self.strict_numbers and digit_numbers(c.span.text) - known) or (
                         self.strict_names and any(n not in index.vocab and n not in given for n in c.unit.names)):
                     claim_scores[i] = min(claim_scores[i], self.strict_cap)
-            score = min(score, float(claim_scores.min()))
+                    score = min(score, self.strict_cap)
         return self.result(score, evidence=self._evidence(index, claims, claim_scores, known),
                            claims=len(claims), unsupported=int((claim_scores < self.threshold).sum()),
                            mode=self.mode, claim_scores=[round(float(s), 4) for s in claim_scores[:100]])
