@@ -8,7 +8,9 @@ checks registered in-process with ``@catalyst.check`` need ``workers=1``.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -35,7 +37,18 @@ class BatchResult:
     skipped: int = 0
 
 
+def _die_with_parent() -> None:
+    """On Linux, have the kernel end this worker when the parent dies (killed, OOM): no orphans left behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError):  # not glibc: workers still exit when their task pipe closes
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _init(policy_data: dict[str, Any], source: str | None, skip: frozenset[str], skip_bad: bool) -> None:
+    _die_with_parent()
     from catalyst.policy import Policy, compile_policy
     from catalyst.validator import Validator
 
