@@ -239,3 +239,14 @@ async def test_async_client_faults_are_logged_as_reviews(policy, db_path):
         await client.aclose()
     assert stream.catalyst_verdict.decision is Decision.REVIEW
     assert [r["decision"] for r in rows(db_path)] == ["review", "review"]
+
+
+def test_malformed_stream_event_raises_and_logs_a_review(policy, db_path):
+    with ScriptedServer(Reply.malformed()) as srv:
+        client = wrap_client(srv.client(timeout=2), policy, store=db_path)
+        stream = client.chat.completions.create(model="m", messages=MSG, stream=True)
+        with pytest.raises(ValueError):
+            list(stream)
+        client.close()
+    assert stream.catalyst_verdict.decision is Decision.REVIEW
+    assert [r["decision"] for r in rows(db_path)] == ["review"]

@@ -197,3 +197,12 @@ def test_n_choices_each_get_a_verdict(client, upstream, proxy, db_path):
     assert r.choices[1].finish_reason == "content_filter" and r.catalyst["decision"] == "accept"
     proxy.stop()
     assert sorted(x["decision"] for x in logged(db_path)) == ["accept", "block"]
+
+
+def test_malformed_event_in_upstream_stream_is_an_error_event_and_a_review(client, upstream, proxy, db_path):
+    upstream.script = Reply.malformed()
+    with pytest.raises(openai.APIError, match="upstream stream broke"):
+        list(client.chat.completions.create(model="m", messages=MSG, stream=True))
+    proxy.stop()
+    [row] = logged(db_path)
+    assert row["decision"] == "review" and "JSONDecodeError" in row["reasons"]
