@@ -87,7 +87,7 @@ def test_bad_arguments_name_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_onnx_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="catalyst.embeddings export"):
+    with pytest.raises(ConfigError, match=r"catalyst\.embeddings export"):
         embeddings._OnnxEmbedder(tmp_path / "absent.onnx")
 
 

@@ -20,8 +20,8 @@ _ABBREV = {
     "fig", "e.g", "i.e", "u.s", "u.k", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
     "nov", "dec", "gen", "col", "lt", "sgt", "capt", "gov", "sen", "rep", "rev", "approx", "dept", "est", "al",
 }
-# candidate sentence ends: terminal punctuation (+ closing quotes/brackets) then space, or newlines
-_END = re.compile(r"[.!?…。！？]+[\"'”’)\]]*(?=\s|$)|\n\s*\n|\n")
+# candidate sentence ends: terminal punctuation (+ closing quotes/brackets) then space, CJK full stops, newlines
+_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|$)|[。！？]+[」』）]*|\n\s*\n|\n")
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 _NUM = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,:/]\d+)*(?:st|nd|rd|th|s)?(?![\w])")
 _CLAUSE = re.compile(r";\s+|,\s+(?:and|but|while|whereas|although|though|which|who)\s+|\s+(?:but|however)\s+")
