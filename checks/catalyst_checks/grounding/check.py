@@ -141,7 +141,11 @@ class Grounding(Check):
                 claims = analyse_answer(c.output, index, c.input if self.use_input else "", top_k=self.top_k,
                                         max_claims=self.max_claims)
                 texts += [cl.span.text for cl in claims[: self.max_embed_claims]]
-                texts += [s.span.text for s in index.sentences[:256]]
+                if len(index.sentences) <= 64:  # embed_features' all_below: small contexts are compared whole
+                    texts += [s.span.text for s in index.sentences]
+                else:  # large ones: only the lexical candidates, as run() will
+                    ids = {j for cl in claims[: self.max_embed_claims] for j in cl.candidates}
+                    texts += [index.sentences[j].span.text for j in sorted(ids)]
             if texts:
                 self._encode(list(dict.fromkeys(texts)))  # warms the content-hash cache; run() then hits it
         return [self.run(c) for c in ctxs]
