@@ -41,13 +41,14 @@ def test_validate_logs_every_verdict_and_writes_jsonl(tmp_path):
     assert all(v["policy"].startswith("default@") for v in lines)
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 3
-    assert con.execute("SELECT count(*) FROM check_results").fetchone()[0] == 9
+    assert con.execute("SELECT count(*) FROM check_results").fetchone()[0] == sum(len(v["checks"]) for v in lines)
     assert con.execute("SELECT id FROM review_items").fetchall() == [("q-2",)]
     con.close()
     shown = run("show", "q-2", "--db", str(db), check=True).stdout
     assert "review" in shown and "denied: 'As an AI language model'" in shown
     as_json = json.loads(run("show", "q-2", "--db", str(db), "--json", check=True).stdout)
-    assert as_json["checks"][2]["evidence"][0]["end"] == len("As an AI language model")
+    deny = next(c for c in as_json["checks"] if c["name"] == "denylist")
+    assert deny["evidence"][0]["end"] == len("As an AI language model")
 
 
 def test_malformed_line_stops_with_line_and_field(tmp_path):
@@ -129,3 +130,14 @@ def test_demo_runs_on_embedded_defaults(tmp_path):
     con = duckdb.connect(str(tmp_path / "catalyst.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM interactions WHERE label IS NOT NULL").fetchone()[0] == 300
     con.close()
+
+
+def test_sql_queries_the_log_read_only(tmp_path):
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "output": "fine"}, {"id": "b", "output": ""}])
+    db = tmp_path / "l.duckdb"
+    run("validate", str(src), "--db", str(db), check=True)
+    rows = run("sql", "SELECT id, decision FROM verdicts ORDER BY id", "--db", str(db), "--json", check=True)
+    assert [json.loads(line) for line in rows.stdout.splitlines()] == [
+        {"id": "a", "decision": "accept"}, {"id": "b", "decision": "block"}]
+    bad = run("sql", "DELETE FROM verdicts", "--db", str(db))
+    assert bad.returncode == 2 and "read-only" in bad.stderr

@@ -56,4 +56,4 @@ def register(app: typer.Typer) -> None:
         console.print(f"  catalyst show {ex} --db {db}      # one verdict with its evidence")
         console.print(f"  catalyst review --db {db}              # work through the review queue")
         console.print(f"  catalyst eval {data} --policy {policy}   # metrics against the labels")
-        console.print(f"  duckdb {db} \"SELECT decision, count(*) FROM verdicts GROUP BY 1\"")
+        console.print(f"  catalyst sql \"SELECT decision, count(*) FROM verdicts GROUP BY 1\" --db {db}")

@@ -96,9 +96,9 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
                 fh.write(r.raw.rstrip(b"\r\n") + b"\n")
         rejects.with_suffix(".errors.txt").write_text("".join(f"{r.error}\n" for r in rejected))
     if not quiet:
-        title = (f"{summary.n:,} verdicts in {elapsed:.2f}s ({summary.n / max(elapsed, 1e-9):,.0f}/s)"
-                 f" · policy {compiled.version}")
-        for t in summary.tables(title):
+        console.print(f"[bold]{summary.n:,} verdicts[/] in {elapsed:.2f}s ({summary.n / max(elapsed, 1e-9):,.0f}/s)"
+                      f" · policy {compiled.version}")
+        for t in summary.tables():
             console.print(t)
         if counts["skipped"]:
             console.print(f"[dim]--resume: skipped {counts['skipped']:,} records already in the log[/]")
