@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,7 +31,7 @@ class Summary:
         self.decisions: Counter[str] = Counter()
         self.conf_sum = 0.0
         self.n = 0
-        self.check_ms: Counter[str] = Counter()
+        self.check_ms: dict[str, float] = defaultdict(float)
         self.check_n: Counter[str] = Counter()
         self.check_fail: Counter[str] = Counter()
         self.errors = 0
@@ -40,7 +40,8 @@ class Summary:
         self.decisions.update(other.decisions)
         self.conf_sum += other.conf_sum
         self.n += other.n
-        self.check_ms.update(other.check_ms)
+        for k, v in other.check_ms.items():
+            self.check_ms[k] += v
         self.check_n.update(other.check_n)
         self.check_fail.update(other.check_fail)
         self.errors += other.errors

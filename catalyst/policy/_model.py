@@ -69,7 +69,7 @@ class NotifySpec(BaseModel):
     slack: str | None = Field(default=None, description="Slack-compatible incoming-webhook URL, or env:NAME")
     webhook: str | None = Field(default=None, description="generic JSON webhook URL, or env:NAME")
     events: list[Literal["enqueue", "block", "sla_breach", "decision"]] = Field(
-        default_factory=lambda: ["enqueue", "block", "sla_breach"])
+        default=["enqueue", "block", "sla_breach"])  # pydantic copies mutable defaults per instance
     queue_size: int = Field(default=1000, ge=1, le=1_000_000, description="events held before dropping")
 
 
