@@ -309,6 +309,11 @@ def main(argv: list[str] | None = None) -> int:
         res = evaluate_task(task, args.n, args.cal, dets)
         console.print(f"[dim]{task}: {time.perf_counter() - t0:.0f} s[/]")
         results.append(res)
+        if args.json is not None:  # saved after every task, so a long run interrupted keeps what it finished
+            import json
+
+            args.json.write_text(json.dumps({"n": args.n, "cal": args.cal, "results": results, "skipped": skipped},
+                                            indent=1))
         for subset, rows in res["subsets"].items():
             t = Table(title=f"{task} — {subset} (HaluEval ChatGPT judge {ANCHORS[task]:.1%})", title_justify="left")
             for c in COLS:
@@ -316,11 +321,6 @@ def main(argv: list[str] | None = None) -> int:
             for r in rows:
                 t.add_row(*_fmt(r))
             console.print(t)
-    if args.json is not None:
-        import json
-
-        args.json.write_text(json.dumps({"n": args.n, "cal": args.cal, "results": results, "skipped": skipped},
-                                        indent=1))
     if not args.no_write:
         write_section("detection", render(results, skipped, args))
     return 0
