@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -80,8 +81,11 @@ def _pct(xs: list[float]) -> tuple[float, float]:
 
 
 def _variant(answer: str, i: int) -> str:
-    """A new answer text per repetition (the embedding cache must not serve the answer itself)."""
-    return answer.replace("Orion X2", "Orion X2" + "\u200b" * (i % 7 + 1), 1) if i else answer
+    """A new text for every claim of the answer per repetition, so the embedding cache never serves the answer.
+
+    Zero-width spaces before each sentence end: the tokenizer drops them (same compute), the cache key changes.
+    """
+    return re.sub(r"([.!?])(\s|$)", lambda m: "\u200b" * (i + 1) + m.group(1) + m.group(2), answer)
 
 
 def worker(reps: int) -> list[dict[str, Any]]:
@@ -242,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     for k in dict.fromkeys(r["check"] for r in rows if "median" in r):
         table.add_row(k, *[f"{by[(k, t, c)]['median']:.1f} / {by[(k, t, c)]['p95']:.1f}" if (k, t, c) in by else ""
                            for t, c in cols])
-    Console().print(table)
+    Console(width=200).print(table)
     for r in rows:
         if "skipped" in r and r["check"] != "_policy_checks" and r["chars"] == 140 and r["threads"] == args.threads[0]:
             print(f"skipped {r['check']}: {r['skipped']}")
