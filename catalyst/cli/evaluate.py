@@ -227,8 +227,8 @@ def run_tune(policy_ref: str, data_path: Path, target_precision: float | None, r
     data = data.labelled()
     conf = conf[lab]
     y = data.label
-    goal = {"target_precision": target_precision, "review_budget": review_budget,
-            "block_max_correct": block_max_correct}
+    goal: dict[str, Any] = {"target_precision": target_precision, "review_budget": review_budget,
+                            "block_max_correct": block_max_correct}
     th = tune(y, conf, **goal)
     test = hash_split(data.ids)
     est = None

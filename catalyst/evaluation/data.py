@@ -219,8 +219,9 @@ def from_columns(label: Any, confidence: Any = None, *, checks: dict[str, Any] |
     y = np.asarray(label, dtype=float)
     n = y.size
     lab = np.where(np.isnan(y), -1, y).astype(np.int8)
-    names = sorted(checks or {})
-    sc = np.column_stack([np.asarray(checks[k], dtype=float) for k in names]) if names else np.full((n, 0), np.nan)
+    cols: dict[str, Any] = checks or {}
+    names = sorted(cols)
+    sc = np.column_stack([np.asarray(cols[k], dtype=np.float64) for k in names]) if names else np.full((n, 0), np.nan)
     return EvalData(
         ids=np.asarray(ids if ids is not None else [f"r-{i}" for i in range(n)], dtype=object), label=lab,
         confidence=np.full(n, np.nan) if confidence is None else np.asarray(confidence, dtype=float),
