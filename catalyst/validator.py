@@ -6,8 +6,8 @@ import asyncio
 import gc
 import itertools
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from catalyst import engine

@@ -44,7 +44,8 @@ def test_wheel_installs_and_validates_in_a_fresh_venv(wheel, tmp_path):
     subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True,
                    timeout=300)
     where = subprocess.run([str(py), "-c", "import catalyst, catalyst_checks; print(catalyst.__file__);"
-                            "print(catalyst_checks.__file__)"], capture_output=True, text=True, check=True, cwd=tmp_path)
+                            "print(catalyst_checks.__file__)"],
+                           capture_output=True, text=True, check=True, cwd=tmp_path)
     assert all(str(env_dir) in line for line in where.stdout.split()), where.stdout
     cli = env_dir / "bin" / "catalyst"
     assert subprocess.run([str(cli), "--help"], capture_output=True, text=True, check=True).stdout.count("validate")
