@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--lexical-per-task", type=int, default=4000, help="train items per task for the lexical head")
-    p.add_argument("--full-per-task", type=int, default=800, help="train items per task for the full head")
+    p.add_argument("--full-per-task", type=int, default=600, help="train items per task for the full head")
     p.add_argument("--C", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
     p.add_argument("--out", type=Path, default=HEAD_PATH)
     p.add_argument("--cache", type=Path, default=None,
