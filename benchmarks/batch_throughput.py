@@ -27,6 +27,20 @@ from catalyst.cli.demo import demo_data
 from catalyst.jsonl import read_records
 from catalyst.store import open_db
 
+CHEAP3 = """
+name: cheap3
+checks:
+  - non_empty: {}
+    on_fail: block
+  - length: {min_chars: 1, max_chars: 8000}
+    on_fail: review
+  - denylist:
+      phrases: ["as an AI language model", "I cannot browse the internet", "as of my knowledge cutoff",
+                "I'm sorry, but I can't", "lorem ipsum"]
+    weight: 0.5
+    on_fail: review
+"""
+
 
 def make_input(path: Path, n: int) -> None:
     base = [orjson.loads(line) for line in demo_data().open("rb")]
@@ -38,12 +52,12 @@ def make_input(path: Path, n: int) -> None:
             fh.write(orjson.dumps(r) + b"\n")
 
 
-def catalyst_batch(path: Path, db: Path, workers: int) -> tuple[float, float, int]:
+def catalyst_batch(path: Path, db: Path, workers: int, policy: str) -> tuple[float, float, int]:
     """The `catalyst validate` code path (no --out), checked against the log afterwards."""
     from catalyst.cli.validate import run_validate
 
     t0, c0 = time.perf_counter(), time.process_time()
-    res = run_validate(path, "default", str(db), None, skip_bad=False, resume=False, batch_size=2000, quiet=True,
+    res = run_validate(path, policy, str(db), None, skip_bad=False, resume=False, batch_size=2000, quiet=True,
                        workers=workers)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     n = int(res["verdicts"])  # type: ignore[call-overload]
@@ -54,9 +68,9 @@ def catalyst_batch(path: Path, db: Path, workers: int) -> tuple[float, float, in
     return wall, cpu, n
 
 
-def naive(path: Path, db: Path, limit: int) -> tuple[float, float, int]:
+def naive(path: Path, db: Path, limit: int, policy: str) -> tuple[float, float, int]:
     """One graph invocation and one INSERT per table per record, autocommit: what a first version does."""
-    v = catalyst.Validator("default")
+    v = catalyst.Validator(policy)
     con = open_db(db)
     t0, c0 = time.perf_counter(), time.process_time()
     n = 0
@@ -79,8 +93,8 @@ def naive(path: Path, db: Path, limit: int) -> tuple[float, float, int]:
     return wall, cpu, n
 
 
-def inline(calls: int) -> dict[str, list[float]]:
-    v = catalyst.Validator("default")
+def inline(calls: int, policy: str) -> dict[str, list[float]]:
+    v = catalyst.Validator(policy)
     answer = ("The Eiffel Tower was completed in 1889 for the World's Fair in Paris and is 330 metres tall, "
               "making it the tallest structure in the city.")[:140]
     rec = {"input": "When was the Eiffel Tower completed?", "output": answer,
@@ -110,10 +124,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "in.jsonl"
         make_input(data, args.records)
+        policy = Path(tmp) / "cheap3.yaml"
+        policy.write_text(CHEAP3)
         gc.collect()
-        nw, _nc, nn = naive(data, Path(tmp) / "naive.duckdb", args.naive_records)
-        sw, _sc, sn = catalyst_batch(data, Path(tmp) / "one.duckdb", workers=1)
-        bw, _bc, bn = catalyst_batch(data, Path(tmp) / "batch.duckdb", workers=2)
+        nw, _nc, nn = naive(data, Path(tmp) / "naive.duckdb", args.naive_records, str(policy))
+        sw, _sc, sn = catalyst_batch(data, Path(tmp) / "one.duckdb", 1, str(policy))
+        bw, _bc, bn = catalyst_batch(data, Path(tmp) / "batch.duckdb", 2, str(policy))
+        lat = inline(args.inline_calls, str(policy))
+        lat_default = inline(args.inline_calls, "default")
     rows = [
         ["naive: 1 graph invoke + 1 INSERT per record", f"{nn:,}", f"{nn / nw:,.0f}", "1.0×"],
         ["catalyst validate, 1 process (2,000/invoke, Arrow, writer thread)", f"{sn:,}", f"{sn / sw:,.0f}",
@@ -122,10 +140,11 @@ def main() -> None:
          f"{(bn / bw) / (nn / nw):,.0f}×"],
     ]
     cols = ["path", "records", "records/s (wall)", "speed-up (wall)"]
-    show("Batch validation: 3 cheap checks + DuckDB log", cols, rows)
-    lat = inline(args.inline_calls)
-    lrows = [[k, f"{median(v):.3f}", f"{p95(v):.3f}"] for k, v in lat.items()]
-    lcols = ["one answer, 3 cheap checks, no log", "median ms", "p95 ms"]
+    show("Batch validation: 3 cheap checks (non_empty, length, denylist) + DuckDB log", cols, rows)
+    lrows = [[f"{k}, 3 cheap checks", f"{median(v):.3f}", f"{p95(v):.3f}"] for k, v in lat.items()]
+    lrows += [[f"{k}, default policy (+ grounding, lexical)", f"{median(v):.3f}", f"{p95(v):.3f}"]
+              for k, v in lat_default.items()]
+    lcols = ["one 140-character answer, no log", "median ms", "p95 ms"]
     show("Inline validate() overhead", lcols, lrows)
     goal = "goal ≥ 20,000 records/s" + (" — met" if bn / bw >= 20_000 else " — **not met in this run**")
     body = (f"## Batch throughput and inline overhead\n\n`python benchmarks/batch_throughput.py --records "

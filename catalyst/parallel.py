@@ -47,7 +47,8 @@ def _die_with_parent() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _init(policy_data: dict[str, Any], source: str | None, skip: frozenset[str], skip_bad: bool) -> None:
+def _init(policy_data: dict[str, Any], source: str | None, skip: frozenset[str], skip_bad: bool,
+          want_lines: bool) -> None:
     _die_with_parent()
     from catalyst.policy import Policy, compile_policy
     from catalyst.validator import Validator
@@ -55,6 +56,7 @@ def _init(policy_data: dict[str, Any], source: str | None, skip: frozenset[str],
     _worker["validator"] = Validator(compile_policy(Policy.model_validate(policy_data), source=source))
     _worker["skip"] = skip
     _worker["skip_bad"] = skip_bad
+    _worker["want_lines"] = want_lines
 
 
 def _work(first_line: int, raw_lines: list[bytes]) -> BatchResult:
@@ -70,7 +72,7 @@ def _work(first_line: int, raw_lines: list[bytes]) -> BatchResult:
         fresh = [r for r in records if r.id not in skip] if skip else records
         verdicts = v._run_batch(fresh) if fresh else []
         tables = to_arrow(list(zip(fresh, verdicts, strict=True))) if verdicts else None
-        lines = b"".join(x.to_json().encode() + b"\n" for x in verdicts)
+        lines = b"".join(x.to_json().encode() + b"\n" for x in verdicts) if _worker["want_lines"] else b""
         summary = Summary()
         summary.add(verdicts)
     return BatchResult(tables=tables, lines=lines, summary=summary, last_line=first_line + len(raw_lines) - 1,
@@ -92,10 +94,12 @@ def _chunks(path: Path, size: int) -> Iterator[tuple[int, list[bytes]]]:
 
 
 def validate_file(path: Path, policy: CompiledPolicy, *, workers: int, batch_size: int,
-                  skip: set[str] | None = None, skip_bad: bool = False) -> Iterator[BatchResult]:
+                  skip: set[str] | None = None, skip_bad: bool = False,
+                  want_lines: bool = True) -> Iterator[BatchResult]:
     """Yield batch results in file order, with ``workers`` processes validating ahead of the caller."""
     ctx = multiprocessing.get_context("spawn")  # no fork: the parent may hold DuckDB and model threads
-    args = (policy.policy.model_dump(mode="json", by_alias=True), policy.source, frozenset(skip or ()), skip_bad)
+    args = (policy.policy.model_dump(mode="json", by_alias=True), policy.source, frozenset(skip or ()), skip_bad,
+            want_lines)
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=args) as pool:
         in_flight: list[Future[BatchResult]] = []
         for first, chunk in _chunks(path, batch_size):

@@ -51,8 +51,9 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
     summary = Summary()
     counts = {"skipped": 0, "records": 0}
     rejected: list[Rejected] = []
-    batches = (_parallel(input, compiled, store, workers, batch_size, skip, skip_bad) if workers > 1 else
-               _sequential(input, compiled, store, batch_size, skip, skip_bad))
+    want_lines = out is not None
+    batches = (_parallel(input, compiled, store, workers, batch_size, skip, skip_bad, want_lines) if workers > 1
+               else _sequential(input, compiled, store, batch_size, skip, skip_bad, want_lines))
     out_fh = out.open("ab" if resume else "wb") if out else None
     t0 = time.perf_counter()
     pending: _Done | None = None
@@ -123,7 +124,7 @@ class _Done:
 
 
 def _sequential(input: Path, policy: CompiledPolicy, store: Store | None, batch_size: int, skip: set[str],
-                skip_bad: bool) -> Iterator[_Done]:
+                skip_bad: bool, want_lines: bool) -> Iterator[_Done]:
     from catalyst.cli._ui import Summary
     from catalyst.validator import Validator
 
@@ -146,18 +147,19 @@ def _sequential(input: Path, policy: CompiledPolicy, store: Store | None, batch_
         written = store.flush_async() if store is not None else _done()
         new_rejects = stats.rejected[seen_rejects:]
         seen_rejects = len(stats.rejected)
-        yield _Done(written, b"".join(v.to_json().encode() + b"\n" for v in verdicts), part, stats.lines,
-                    skipped, list(new_rejects))
+        lines = b"".join(v.to_json().encode() + b"\n" for v in verdicts) if want_lines else b""
+        yield _Done(written, lines, part, stats.lines, skipped, list(new_rejects))
         skipped = 0
     if len(stats.rejected) > seen_rejects or skipped:  # a tail of bad or skipped lines after the last batch
         yield _Done(_done(), b"", Summary(), stats.lines, skipped, stats.rejected[seen_rejects:])
 
 
 def _parallel(input: Path, policy: CompiledPolicy, store: Store | None, workers: int, batch_size: int,
-              skip: set[str], skip_bad: bool) -> Iterator[_Done]:
+              skip: set[str], skip_bad: bool, want_lines: bool) -> Iterator[_Done]:
     from catalyst.parallel import validate_file
 
-    for res in validate_file(input, policy, workers=workers, batch_size=batch_size, skip=skip, skip_bad=skip_bad):
+    for res in validate_file(input, policy, workers=workers, batch_size=batch_size, skip=skip, skip_bad=skip_bad,
+                             want_lines=want_lines):
         written = (store.write_tables_async(res.tables) if store is not None and res.tables is not None
                    else _done())
         yield _Done(written, res.lines, res.summary, res.last_line, res.skipped, res.rejected)
