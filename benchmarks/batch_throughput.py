@@ -148,8 +148,9 @@ def main() -> None:
     show("Inline validate() overhead", lcols, lrows)
     goal = "goal ≥ 20,000 records/s" + (" — met" if bn / bw >= 20_000 else " — **not met in this run**")
     body = (f"## Batch throughput and inline overhead\n\n`python benchmarks/batch_throughput.py --records "
-            f"{args.records}` · {env}\n\n" + markdown_table(cols, rows) + f"\n\n{goal} (wall clock). The naive "
-            "baseline runs on the first records only (it is slow); rates compare directly.\n\n"
+            f"{args.records}` · {env}\n\n" + markdown_table(cols, rows) + f"\n\n{goal} (wall clock). Records have the "
+            "demo sample's shape, about 1 KB each (question, answer, one passage of at most 500 characters, metadata). "
+            "The naive baseline runs on the first records only (it is slow); rates compare directly.\n\n"
             + markdown_table(lcols, lrows) + "\n\nInline calls walk the same nodes in-process "
             "(`catalyst.graph.run_direct`); LangGraph compiles the same topology for batches and durable review. "
             "Goal: median under 2 ms.")
