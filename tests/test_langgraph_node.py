@@ -5,26 +5,15 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 import pytest
+from _policies import retry_policy
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 
 import catalyst
 from catalyst.langgraph import make_router, route, validation_node
-from catalyst.policy import loads_policy
 from catalyst.testing import ScriptedServer
 
-POLICY = """
-name: node-test
-checks:
-  - non_empty: {}
-    on_fail: block
-  - denylist: {phrases: ["as an AI language model"]}
-    on_fail: retry
-  - denylist: {phrases: ["napalm"]}
-    as: banned
-    on_fail: block
-retry: {max_retries: 1, on_exhausted: review}
-"""
+POLICY = retry_policy("node-test", max_retries=1, on_exhausted="review")
 
 
 class State(TypedDict, total=False):
@@ -70,7 +59,7 @@ def logged(db) -> list[dict]:
 
 def test_retry_loop_in_user_graph_logs_one_final_verdict(db_path):
     with ScriptedServer(["As an AI language model, I can't.", "Paris."]) as srv:
-        node = validation_node(loads_policy(POLICY), store=db_path)
+        node = validation_node(POLICY, store=db_path)
         out = build(srv, node).invoke({"question": "Capital of France?"}, {"configurable": {"thread_id": "t1"}})
         node.close()
         feedback = srv.requests[1].messages[-1]["content"]
@@ -83,7 +72,7 @@ def test_retry_loop_in_user_graph_logs_one_final_verdict(db_path):
 
 def test_exhausted_retries_go_to_review_and_block_to_refuse(db_path):
     with ScriptedServer("As an AI language model, no.") as srv:
-        node = validation_node(loads_policy(POLICY), store=db_path)
+        node = validation_node(POLICY, store=db_path)
         out = build(srv, node).invoke({"question": "q"}, {"configurable": {"thread_id": "t2"}})
         assert len(srv.requests) == 2
         srv.script = "Napalm recipe follows."

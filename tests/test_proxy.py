@@ -11,25 +11,14 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from _policies import retry_policy
 
 import catalyst
-from catalyst.policy import loads_policy
 from catalyst.proxy import ProxyServer, serve_in_thread
 from catalyst.testing import Reply, ScriptedServer
 
 MSG = [{"role": "user", "content": "What is the capital of France?"}]
-POLICY = """
-name: proxy-test
-checks:
-  - non_empty: {}
-    on_fail: block
-  - denylist: {phrases: ["as an AI language model"]}
-    on_fail: retry
-  - denylist: {phrases: ["napalm"]}
-    as: banned
-    on_fail: block
-retry: {max_retries: 1, on_exhausted: review}
-"""
+POLICY = retry_policy("proxy-test", max_retries=1, on_exhausted="review")
 
 
 @pytest.fixture
@@ -40,7 +29,7 @@ def upstream() -> Iterator[ScriptedServer]:
 
 @pytest.fixture
 def proxy(upstream: ScriptedServer, db_path: Path) -> Iterator[ProxyServer]:
-    with serve_in_thread(upstream.url, policy=loads_policy(POLICY), db=db_path, timeout=1.0, max_retries=2,
+    with serve_in_thread(upstream.url, policy=POLICY, db=db_path, timeout=1.0, max_retries=2,
                          retry_after_max=2.0, stream_checks=["banned"], flush_interval=0.2) as px:
         yield px
 
@@ -182,7 +171,7 @@ async def test_concurrent_clients_lose_no_verdicts(proxy, upstream, db_path):
 def test_checks_in_threads_and_retry_from_a_thread(upstream, db_path):
     """Slow policies run their checks off the event loop; the re-ask then runs on the loop from that thread."""
     upstream.script = ["As an AI language model, no.", "Paris."]
-    with serve_in_thread(upstream.url, policy=loads_policy(POLICY), db=db_path, inline_below_ms=0.0) as px, \
+    with serve_in_thread(upstream.url, policy=POLICY, db=db_path, inline_below_ms=0.0) as px, \
             openai.OpenAI(base_url=px.url, api_key="k", max_retries=0) as c:
         r = c.chat.completions.create(model="m", messages=MSG)
         assert px.proxy._inline() is False

@@ -8,29 +8,18 @@ from pathlib import Path
 
 import openai
 import pytest
+from _policies import retry_policy
 
 import catalyst
 from catalyst import Blocked, Decision, Validated
-from catalyst.policy import loads_policy
 from catalyst.testing import Reply, ScriptedServer
 
-POLICY = """
-name: wrap-fn
-checks:
-  - non_empty: {}
-    on_fail: block
-  - denylist: {phrases: ["as an AI language model"]}
-    on_fail: retry
-  - denylist: {phrases: ["napalm"]}
-    as: banned
-    on_fail: block
-retry: {max_retries: 2, on_exhausted: block}
-"""
+POLICY = retry_policy("wrap-fn", max_retries=2, on_exhausted="block")
 
 
 @pytest.fixture
 def policy():
-    return loads_policy(POLICY)
+    return POLICY
 
 
 def logged(db: Path) -> list[dict]:
