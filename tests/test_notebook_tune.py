@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
 import pytest
-from nbclient import NotebookClient
-
-NB = Path(__file__).resolve().parents[1] / "notebooks" / "02_tune_a_policy.ipynb"
+from _notebooks import run_notebook
 
 
 @pytest.mark.slow
 def test_tune_notebook_executes(tmp_path):
-    nb = nbformat.read(NB, as_version=4)
-    NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    outputs, cells = run_notebook("02_tune_a_policy.ipynb", tmp_path, timeout=180)
     assert "chosen" in outputs and "precision of accepted" in outputs
-    images = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    images = sum("image/png" in o.get("data", {}) for o in cells)
     assert images >= 2  # the shift histogram and the side-by-side comparison
-    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors
