@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from catalyst._gc import gc_paused
 from catalyst.jsonl import ReadStats, Rejected, read_records
 from catalyst.policy import CompiledPolicy
 
@@ -62,8 +63,6 @@ def _init(policy_data: dict[str, Any], source: str | None, skip: frozenset[str],
 def _work(first_line: int, raw_lines: list[bytes]) -> BatchResult:
     from catalyst.cli._ui import Summary
     from catalyst.store._store import to_arrow
-    from catalyst.validator import gc_paused
-
     v = _worker["validator"]
     skip: frozenset[str] = _worker["skip"]
     stats = ReadStats()

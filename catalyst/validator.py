@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import itertools
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from catalyst import engine
+from catalyst._gc import gc_paused
 from catalyst.flow import Flow, FlowState, Regenerate
 from catalyst.graph import arun_direct, build_graph, run_direct
 from catalyst.jsonl import parse_record
@@ -19,23 +18,6 @@ from catalyst.records import Interaction, Verdict
 from catalyst.store import Store
 
 PolicyLike = CompiledPolicy | Policy | str | Path
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for one bounded batch.
-
-    Validating a batch creates hundreds of thousands of short-lived, acyclic objects; CPython's
-    generational GC would otherwise traverse them again and again (measured: 2-3x slower batches).
-    Reference counting still frees them; cycles wait until the batch ends.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def as_policy(policy: PolicyLike) -> CompiledPolicy:

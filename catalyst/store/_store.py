@@ -15,6 +15,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from catalyst._gc import gc_paused
 from catalyst.errors import ConfigError
 from catalyst.records import SEVERITY, CheckResult, Decision, Interaction, Verdict
 from catalyst.store._connect import open_db
@@ -115,8 +116,6 @@ class Store:
             done: Future[int] = Future()
             done.set_result(0)
             return done
-        from catalyst.validator import gc_paused
-
         with gc_paused():
             tables = to_arrow(batch)
         return self.write_tables_async(tables, restore=batch)
