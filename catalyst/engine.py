@@ -66,7 +66,18 @@ def _group(policy: CompiledPolicy, items: Sequence[Item], pick: str) -> dict[int
 
 
 def _store(step: Step, batch: list[Item], raw: Sequence[Any], ms_each: float) -> None:
+    # A check that answers a plain True/False gets one result object per outcome for the whole batch: the
+    # results are equal (same name, score, time share), and not building 2,000 of them is most of a cheap
+    # check's cost. Results are values: nothing changes one after it is stored.
+    shared: dict[bool, CheckResult] = {}
     for it, value in zip(batch, raw, strict=True):
+        if value is True or value is False:
+            res = shared.get(value)
+            if res is None:
+                res = shared[value] = to_result(step.check, value, step.label)
+                res.__dict__["ms"] = ms_each
+            it.results.append(res)
+            continue
         try:
             res = to_result(step.check, value, step.label)
         except (TypeError, ValueError) as e:

@@ -9,7 +9,9 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -123,12 +125,19 @@ def test_a_run_killed_halfway_loses_no_reported_verdict_and_resumes(tmp_path):
     db, out = tmp_path / "log.duckdb", tmp_path / "out.jsonl"
     cmd = [sys.executable, "-m", "catalyst", "validate", str(src), "--db", str(db), "--out", str(out),
            "--batch-size", "500"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = f"catalyst-test-{uuid.uuid4().hex}"  # inherited by the worker processes (60,000 lines: --workers 2)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "CATALYST_TEST_MARKER": marker})
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20_000):
         time.sleep(0.05)
+    assert _processes_with(marker) - {proc.pid}, "the run should have started worker processes"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    deadline = time.monotonic() + 15
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _processes_with(marker), "worker processes outlived the killed run"
     reported = {json.loads(line)["id"] for line in out.read_text().splitlines() if line.endswith("}")}
     assert reported, "the run was killed before it reported anything"
     con = duckdb.connect(str(db), read_only=True)
@@ -143,3 +152,15 @@ def test_a_run_killed_halfway_loses_no_reported_verdict_and_resumes(tmp_path):
     assert con.execute("SELECT count(DISTINCT id) FROM verdicts").fetchone()[0] == 60_000
     assert con.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 60_000  # no id validated twice
     con.close()
+
+
+def _processes_with(marker: str) -> set[int]:
+    """Live processes whose environment carries ``marker`` (Linux /proc)."""
+    found = set()
+    for env in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker.encode() in env.read_bytes() and (env.parent / "stat").read_text().split()[2] != "Z":
+                found.add(int(env.parent.name))
+        except OSError:
+            continue
+    return found

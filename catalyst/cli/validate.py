@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -20,6 +21,12 @@ from catalyst.records import Interaction
 if TYPE_CHECKING:
     from catalyst.policy import CompiledPolicy
     from catalyst.store import Store
+
+
+#: verdicts written (and reported) together: one commit costs about as much as inserting 2,000 verdicts
+WRITE_ROWS = 10_000
+#: groups of batches that may wait for the log at once (bounded memory)
+IN_FLIGHT = 2
 
 
 def _done() -> Future[int]:
@@ -46,7 +53,7 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
     if resume and not db:
         raise UserError("--resume needs --db (the log is where finished ids are looked up)")
     compiled = as_policy(policy)
-    store = Store(db) if db else None
+    store = Store(db, buffer_rows=2 * WRITE_ROWS + batch_size) if db else None
     skip: set[str] = store.seen_ids() if (resume and store is not None) else set()
     summary = Summary()
     counts = {"skipped": 0, "records": 0}
@@ -56,30 +63,30 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
                else _sequential(input, compiled, store, batch_size, skip, skip_bad, want_lines))
     out_fh = out.open("ab" if resume else "wb") if out else None
     t0 = time.perf_counter()
-    pending: _Done | None = None
+    pending: deque[_Done] = deque()
 
-    def report(bar: Progress, task: TaskID) -> None:
-        nonlocal pending
-        if pending is None:
-            return
-        done, pending = pending, None
-        done.written.result()  # durable first
-        if out_fh is not None and done.lines:
-            out_fh.write(done.lines)
-            out_fh.flush()
-        summary.merge(done.summary)
-        counts["skipped"] += done.skipped
-        rejected.extend(done.rejected)
-        rate = summary.n / max(1e-9, time.perf_counter() - t0)
-        bar.update(task, completed=done.last_line, rate=f"{rate:,.0f} rec/s")
+    def report(bar: Progress, task: TaskID, *, window: int) -> None:
+        """Report batches in order once durable; wait only when more than ``window`` are still being written
+        (several in flight let the log group them into one transaction)."""
+        while pending and (len(pending) > window or pending[0].written.done()):
+            done = pending.popleft()
+            done.written.result()  # durable first (raises if the write failed)
+            if out_fh is not None and done.lines:
+                out_fh.write(done.lines)
+                out_fh.flush()
+            summary.merge(done.summary)
+            counts["skipped"] += done.skipped
+            rejected.extend(done.rejected)
+            rate = summary.n / max(1e-9, time.perf_counter() - t0)
+            bar.update(task, completed=done.last_line, rate=f"{rate:,.0f} rec/s")
 
     try:
         with progress() as bar:
             task = bar.add_task("validating", total=total, rate="")
-            for done in batches:  # the log writes this batch on its own thread while the next is validated
-                report(bar, task)
-                pending = done
-            report(bar, task)
+            for done in batches:  # the log writes earlier batches on its own thread while the next is validated
+                pending.append(done)
+                report(bar, task, window=IN_FLIGHT)
+            report(bar, task, window=0)
             bar.update(task, completed=total)
     finally:
         if out_fh is not None:
@@ -123,15 +130,27 @@ class _Done:
     rejected: list[Rejected] = field(default_factory=list)
 
 
+def _merge(written: Future[int], parts: list[_Done]) -> _Done:
+    """Batches written in one transaction are reported together."""
+    from catalyst.summary import Summary
+
+    summary = Summary()
+    for p in parts:
+        summary.merge(p.summary)
+    return _Done(written, b"".join(p.lines for p in parts), summary, parts[-1].last_line,
+                 sum(p.skipped for p in parts), [r for p in parts for r in p.rejected])
+
+
 def _sequential(input: Path, policy: CompiledPolicy, store: Store | None, batch_size: int, skip: set[str],
                 skip_bad: bool, want_lines: bool) -> Iterator[_Done]:
-    from catalyst.cli._ui import Summary
+    from catalyst.summary import Summary
     from catalyst.validator import Validator
 
     validator = Validator(policy, store=store, batch_size=batch_size)
     stats = ReadStats()
     skipped = 0
     seen_rejects = 0
+    parts: list[_Done] = []
 
     def fresh() -> Iterator[Interaction]:
         nonlocal skipped
@@ -144,25 +163,38 @@ def _sequential(input: Path, policy: CompiledPolicy, store: Store | None, batch_
     for verdicts in validator.iter_batches(fresh()):
         part = Summary()
         part.add(verdicts)
-        written = store.flush_async() if store is not None else _done()
         new_rejects = stats.rejected[seen_rejects:]
         seen_rejects = len(stats.rejected)
         lines = b"".join(v.to_json().encode() + b"\n" for v in verdicts) if want_lines else b""
-        yield _Done(written, lines, part, stats.lines, skipped, list(new_rejects))
+        parts.append(_Done(_done(), lines, part, stats.lines, skipped, list(new_rejects)))
         skipped = 0
+        if store is None or store.pending >= WRITE_ROWS:
+            yield _merge(store.flush_async() if store is not None else _done(), parts)
+            parts = []
     if len(stats.rejected) > seen_rejects or skipped:  # a tail of bad or skipped lines after the last batch
-        yield _Done(_done(), b"", Summary(), stats.lines, skipped, stats.rejected[seen_rejects:])
+        parts.append(_Done(_done(), b"", Summary(), stats.lines, skipped, stats.rejected[seen_rejects:]))
+    if parts:
+        yield _merge(store.flush_async() if store is not None else _done(), parts)
 
 
 def _parallel(input: Path, policy: CompiledPolicy, store: Store | None, workers: int, batch_size: int,
               skip: set[str], skip_bad: bool, want_lines: bool) -> Iterator[_Done]:
     from catalyst.parallel import validate_file
 
+    parts: list[_Done] = []
+    tables: list[dict[str, Any]] = []
+    rows = 0
     for res in validate_file(input, policy, workers=workers, batch_size=batch_size, skip=skip, skip_bad=skip_bad,
                              want_lines=want_lines):
-        written = (store.write_tables_async(res.tables) if store is not None and res.tables is not None
-                   else _done())
-        yield _Done(written, res.lines, res.summary, res.last_line, res.skipped, res.rejected)
+        parts.append(_Done(_done(), res.lines, res.summary, res.last_line, res.skipped, res.rejected))
+        if res.tables is not None:
+            tables.append(res.tables)
+            rows += res.tables["verdicts"].num_rows
+        if rows >= WRITE_ROWS:
+            yield _merge(store.write_many_async(tables) if store is not None else _done(), parts)
+            parts, tables, rows = [], [], 0
+    if parts:
+        yield _merge(store.write_many_async(tables) if store is not None and tables else _done(), parts)
 
 
 def _count_lines(path: Path) -> int:
