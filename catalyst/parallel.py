@@ -39,6 +39,7 @@ class BatchResult:
     last_line: int
     rejected: list[Rejected] = field(default_factory=list)
     skipped: int = 0
+    pid: int = field(default_factory=os.getpid)  # the process that validated it
 
 
 def _die_with_parent() -> None:
@@ -70,26 +71,38 @@ def _init(policy_data: dict[str, Any], source: str | None, skip: frozenset[str],
           want_lines: bool) -> None:
     _die_with_parent()
     from catalyst.policy import Policy, compile_policy
+
+    _worker.update(_state(compile_policy(Policy.model_validate(policy_data), source=source), skip, skip_bad,
+                          want_lines))
+
+
+def _state(policy: CompiledPolicy, skip: frozenset[str], skip_bad: bool, want_lines: bool) -> dict[str, Any]:
     from catalyst.validator import Validator
 
-    _worker["validator"] = Validator(compile_policy(Policy.model_validate(policy_data), source=source))
-    _worker["skip"] = skip
-    _worker["skip_bad"] = skip_bad
-    _worker["want_lines"] = want_lines
+    return {"validator": Validator(policy), "skip": skip, "skip_bad": skip_bad, "want_lines": want_lines}
+
+
+def _ready() -> bool:
+    return True
 
 
 def _work(first_line: int, raw_lines: list[bytes]) -> BatchResult:
+    return _validate_chunk(_worker, first_line, raw_lines)
+
+
+def _validate_chunk(state: dict[str, Any], first_line: int, raw_lines: list[bytes]) -> BatchResult:
     from catalyst.store._store import to_arrow
     from catalyst.summary import Summary
-    v = _worker["validator"]
-    skip: frozenset[str] = _worker["skip"]
+
+    v = state["validator"]
+    skip: frozenset[str] = state["skip"]
     stats = ReadStats()
     with gc_paused():
-        records = list(read_records(raw_lines, skip_bad=_worker["skip_bad"], stats=stats, first_line=first_line))
+        records = list(read_records(raw_lines, skip_bad=state["skip_bad"], stats=stats, first_line=first_line))
         fresh = [r for r in records if r.id not in skip] if skip else records
         verdicts = v._run_batch(fresh) if fresh else []
         tables = to_arrow(list(zip(fresh, verdicts, strict=True))) if verdicts else None
-        lines = b"".join(x.to_json().encode() + b"\n" for x in verdicts) if _worker["want_lines"] else b""
+        lines = b"".join(x.to_json().encode() + b"\n" for x in verdicts) if state["want_lines"] else b""
         summary = Summary()
         summary.add(verdicts)
     return BatchResult(tables=tables, lines=lines, summary=summary, last_line=first_line + len(raw_lines) - 1,
@@ -110,15 +123,20 @@ def _chunks(path: Path, size: int) -> Iterator[tuple[int, list[bytes]]]:
             yield first, chunk
 
 
-#: what every worker needs, imported once in the fork server instead of once per worker (about 1.5 s each)
+#: what every worker needs, imported once in the fork server instead of once per worker (about 1.5 s each);
+#: the CLI too, since a worker re-imports the caller's main script (the ``catalyst`` console script imports it)
 PRELOAD = ["catalyst.parallel", "catalyst.validator", "catalyst.store._store", "catalyst.summary",
-           "catalyst_agents.nodes", "catalyst.registry"]
+           "catalyst_agents.nodes", "catalyst.registry", "catalyst.cli"]
+
+
+#: validate in this process while the workers start (off only to test the workers alone)
+LOCAL_FIRST = True
 
 
 def _context() -> Any:
     """Workers fork from a clean server process that imported the flow once (``forkserver``), never from the
     parent itself, which may hold DuckDB and model threads. Where there is no fork server: ``spawn``."""
-    if "forkserver" not in multiprocessing.get_all_start_methods() or os.environ.get("CATALYST_SPAWN"):
+    if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)  # takes effect when this process first starts its fork server
@@ -128,15 +146,31 @@ def _context() -> Any:
 def validate_file(path: Path, policy: CompiledPolicy, *, workers: int, batch_size: int,
                   skip: set[str] | None = None, skip_bad: bool = False,
                   want_lines: bool = True) -> Iterator[BatchResult]:
-    """Yield batch results in file order, with ``workers`` processes validating ahead of the caller."""
+    """Yield batch results in file order, with ``workers`` processes validating ahead of the caller.
+
+    A worker takes a second or two to start (imports, policy); until the first one is up, this process
+    validates the leading batches itself rather than wait.
+    """
     ctx = _context()
-    args = (policy.policy.model_dump(mode="json", by_alias=True), policy.source, frozenset(skip or ()), skip_bad,
-            want_lines)
+    frozen_skip = frozenset(skip or ())
+    args = (policy.policy.model_dump(mode="json", by_alias=True), policy.source, frozen_skip, skip_bad, want_lines)
+    local: dict[str, Any] | None = None
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=args) as pool:
+        # start every worker now, from a thread: starting one waits for the fork server's imports
+        ready: list[Future[bool]] = []
+        starter = threading.Thread(target=lambda: ready.extend(pool.submit(_ready) for _ in range(workers)),
+                                   name="catalyst-start-workers", daemon=True)
+        starter.start()
         in_flight: list[Future[BatchResult]] = []
         for first, chunk in _chunks(path, batch_size):
+            if LOCAL_FIRST and not in_flight and (starter.is_alive() or not any(f.done() for f in ready)):
+                if local is None:
+                    local = _state(policy, frozen_skip, skip_bad, want_lines)
+                yield _validate_chunk(local, first, chunk)
+                continue
             in_flight.append(pool.submit(_work, first, chunk))
             if len(in_flight) > 2 * workers:
                 yield in_flight.pop(0).result()
         while in_flight:
             yield in_flight.pop(0).result()
+        starter.join()
