@@ -5,6 +5,17 @@ runs it with uvicorn. Accounts: ``catalyst review token add NAME --role reviewer
 for the security model.
 """
 
-from catalyst.review.web.app import create_app, serve
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["create_app", "serve"]
+
+
+def __getattr__(name: str) -> Any:
+    # FastAPI is imported on first use, not by the CLI (`catalyst review token ...`, every other command)
+    if name in __all__:
+        from catalyst.review.web import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
