@@ -155,11 +155,42 @@ def test_batch_equals_single(check: Grounding) -> None:
         assert [(e.start, e.end, e.field) for e in b.evidence] == [(e.start, e.end, e.field) for e in s.evidence]
 
 
+KNOWLEDGE = ["Iron Man is starring Robert Downey Jr. Robert Downey Jr. starred in Zodiac. Zodiac is a crime fiction "
+             "film directed by David Fincher. Zodiac is starring Jake Gyllenhaal."]
+CHAT = [{"role": "user", "content": "Do you like Iron Man?"},
+        {"role": "assistant", "content": "Sure do! Robert Downey Jr. is a favourite of mine."},
+        {"role": "user", "content": "Did you know he was also in Zodiac? I heard Mark Ruffalo plays a detective."}]
+
+
+def chat(check: Grounding, reply: str) -> CheckResult:
+    return check.run(CheckContext(Interaction(input=CHAT, output=reply, context=KNOWLEDGE)))
+
+
+@pytest.mark.parametrize("mode", ["lexical", "full"])
+def test_dialogue_domain_catches_a_swapped_name_in_a_chat_reply(mode: str) -> None:
+    check = Grounding(mode=mode, domain="dialogue")  # type: ignore[arg-type]
+    right = chat(check, "I didn't know he was in Zodiac! Jake Gyllenhaal starred in it as well.")
+    swapped = chat(check, "Yes, he starred in Zodiac with Tom Hanks.")
+    assert right.passed and not swapped.passed, (right, swapped)
+    assert right.score > swapped.score  # type: ignore[operator]
+    (span,) = [e for e in swapped.evidence if e.field == "output"]
+    assert "Tom" in span.reason and "Hanks" in span.reason
+
+
+def test_names_from_the_conversation_count_as_given() -> None:
+    reply = "Yes, Mark Ruffalo plays the detective in Zodiac, next to Jake Gyllenhaal."
+    with_input = chat(Grounding(domain="dialogue"), reply)
+    without = chat(Grounding(domain="dialogue", use_input=False), reply)
+    assert with_input.passed, with_input
+    assert not without.passed and "Ruffalo" in next(e.reason for e in without.evidence if e.field == "output")
+
+
 def test_head_file_loads_and_matches_the_features() -> None:
     heads = load_heads()
-    assert set(heads) == {"lexical", "full"}
-    for mode, base in (("lexical", LEX_FEATURES), ("full", LEX_FEATURES + EMB_FEATURES)):
-        h = heads[mode]
+    assert set(heads) == {"lexical", "full", "lexical/dialogue", "full/dialogue"}
+    for key, base in (("lexical", LEX_FEATURES), ("full", LEX_FEATURES + EMB_FEATURES),
+                      ("lexical/dialogue", LEX_FEATURES), ("full/dialogue", LEX_FEATURES + EMB_FEATURES)):
+        h = heads[key]
         assert list(h.features) == [f"mean:{n}" for n in base] + [f"max:{n}" for n in base]
         assert np.isfinite(h.coef).all() and (h.scale > 0).all()
         assert not any("len" in f for f in h.features)  # no length feature (HaluEval leak)
@@ -167,8 +198,12 @@ def test_head_file_loads_and_matches_the_features() -> None:
 
 def test_registered_and_configurable_from_yaml() -> None:
     assert registry.get("grounding") is Grounding
-    policy = loads_policy("name: rag\nchecks:\n  - grounding: {mode: full, threshold: 0.6, on_empty: pass}\n")
+    policy = loads_policy("name: rag\nchecks:\n  - grounding: {mode: full, threshold: 0.6, on_empty: pass, "
+                          "domain: dialogue}\n")
     (step,) = policy.default.cheap
     assert isinstance(step.check, Grounding) and step.check.mode == "full" and step.check.threshold == 0.6
+    assert step.check.domain == "dialogue"
     with pytest.raises(PolicyError, match="mode"):
         loads_policy("name: rag\nchecks:\n  - grounding: {mode: fancy}\n")
+    with pytest.raises(PolicyError, match="domain"):
+        loads_policy("name: rag\nchecks:\n  - grounding: {domain: legal}\n")

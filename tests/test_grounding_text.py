@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from catalyst_checks.grounding.text import analyse, claims, sentences, stem, windows
+from catalyst_checks.grounding.text import analyse, claims, entity_mentions, sentences, stem, windows
 
 
 def test_sentences_keep_offsets_and_respect_abbreviations() -> None:
@@ -40,12 +40,24 @@ def test_numbers_names_negation_and_stems() -> None:
     assert "factory"[:7] in {w[:7] for w in u.content}
 
 
+def test_named_things_are_runs_of_capitalised_words() -> None:
+    text = ("Great! I know that RDJ starred in Zodiac with Tom Hanks. Snow Crash is similar, and so is "
+            "Welcome to the Future by J.K. Rowling; Mr. Nobody is another one.")
+    got = entity_mentions(text)
+    as_stems = {tuple(stem(w) for w in ws.split()) for ws in (
+        "RDJ", "Zodiac", "Tom Hanks", "Snow Crash", "Welcome Future", "J K Rowling", "Mr Nobody")}
+    assert set(got) == as_stems  # "Great" (a lone sentence-initial word) and "I" are not named things
+    u = analyse("Sure, Mr. Nobody is a similar movie.")
+    assert stem("Nobody") in u.names  # an abbreviation does not end the sentence
+
+
 def test_any_script_and_emoji_without_crashing() -> None:
     texts = ("東京は日本の首都です。人口は約1400万人です。", "Das ist gut 👍🏽. Wirklich?", "🙂🙂🙂", "", "   \n\n  ")
     for text in texts:
         for s in claims(text):
             assert text[s.start:s.end] == s.text
         analyse(text)
+        entity_mentions(text)
 
 
 def test_windows_cover_an_overlong_sentence() -> None:

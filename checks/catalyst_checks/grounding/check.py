@@ -20,6 +20,7 @@ from pydantic import Field
 from catalyst.checks import Check, CheckContext
 from catalyst.records import CheckResult, Evidence
 from catalyst_checks.grounding.features import (
+    LEX_FEATURES,
     Claim,
     ContextIndex,
     aggregate,
@@ -34,6 +35,7 @@ __all__ = ["Grounding"]
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 _NUMLIKE = re.compile(r"\d")
+_BEST_SENT = LEX_FEATURES.index("best_sent_unsup")
 
 
 class Grounding(Check):
@@ -51,7 +53,13 @@ class Grounding(Check):
     backend: Literal["auto", "torch", "onnx-int8"] = Field(default="auto", description="embedding backend (full mode)")
     on_empty: Literal["review", "pass"] = Field(
         default="review", description="no context given: `review` scores 0 (cannot be grounded), `pass` skips")
-    use_input: bool = Field(default=True, description="words from the user's input count as given, not invented")
+    use_input: bool = Field(
+        default=True, description="numbers, names and named things of the user's input (question or conversation "
+        "so far) count as given: repeating them is not inventing them (they are not verified either)")
+    domain: Literal["general", "dialogue"] = Field(
+        default="general", description="which trained head scores the claims: `general` (QA, dialogue and "
+        "summarization together) or `dialogue` (chat replies, where small talk is expected to be unsupported and "
+        "named things, numbers and negations carry the signal)")
     top_k: int = Field(default=8, ge=1, le=64, description="candidate context sentences per claim (large contexts)")
     max_claims: int = Field(default=512, ge=1, description="claims per answer at most (longer answers are grouped)")
     max_embed_claims: int = Field(default=32, ge=1, description="claims embedded at most in full mode")
@@ -66,7 +74,7 @@ class Grounding(Check):
 
     # -- scoring -----------------------------------------------------------------------------------
     def _head(self) -> Head:
-        return load_heads()[self.mode]
+        return load_heads()[self.mode if self.domain == "general" else f"{self.mode}/{self.domain}"]
 
     def _rows(self, claims: list[Claim]) -> np.ndarray:
         if self.mode == "lexical":
@@ -76,7 +84,7 @@ class Grounding(Check):
         rows = []
         for c in claims:
             # claims past max_embed_claims are the best lexically supported: impute the best embedded dissimilarity
-            emb = c.emb if c.emb is not None else np.array([floor, c.lex[7]], dtype=np.float32)
+            emb = c.emb if c.emb is not None else np.array([floor, c.lex[_BEST_SENT]], dtype=np.float32)
             rows.append(np.concatenate([c.lex, emb]))
         return np.stack(rows)
 
@@ -117,17 +125,26 @@ class Grounding(Check):
         weights = np.array([c.weight for c in claims], dtype=np.float32)
         score = float(head.prob(aggregate(rows, weights)))
         claim_scores = head.prob(np.concatenate([rows, rows], axis=1))
-        known = index.numbers | index.vocab | (digit_numbers(ctx.input) if ctx.input else set())
-        if self.strict_numbers or self.strict_names:
-            given = set(analyse(ctx.input).tokens) if ctx.input and self.use_input else set()
-            for i, c in enumerate(claims):
-                if (self.strict_numbers and digit_numbers(c.span.text) - known) or (
-                        self.strict_names and any(n not in index.vocab and n not in given for n in c.unit.names)):
-                    claim_scores[i] = min(claim_scores[i], self.strict_cap)
-                    score = min(score, self.strict_cap)
+        known, fails = self.strict_fails(index, claims, ctx.input)
+        for i, failed in enumerate(fails):
+            if failed:
+                claim_scores[i] = min(claim_scores[i], self.strict_cap)
+                score = min(score, self.strict_cap)
         return self.result(score, evidence=self._evidence(index, claims, claim_scores, known),
                            claims=len(claims), unsupported=int((claim_scores < self.threshold).sum()),
                            mode=self.mode, claim_scores=[round(float(s), 4) for s in claim_scores[:100]])
+
+    def strict_fails(self, index: ContextIndex, claims: list[Claim], input_text: str) -> tuple[set[str], list[bool]]:
+        """The numbers/words the context and input give, and which claims the strict rules fail.
+
+        Public so that ``scripts/train_grounding.py`` sets the head's threshold on the check's final decisions.
+        """
+        given = set(analyse(input_text).tokens) if input_text and self.use_input else set()
+        known = index.numbers | index.vocab | given | (digit_numbers(input_text) if given else set())
+        fails = [bool((self.strict_numbers and digit_numbers(c.span.text) - known) or (
+                 self.strict_names and any(n not in index.vocab and n not in given for n in c.unit.names)))
+                 for c in claims]
+        return known, fails
 
     def run_batch(self, ctxs: Sequence[CheckContext]) -> list[CheckResult | float | bool]:
         """Score many answers; in full mode every text of the batch is embedded in one call first."""

@@ -5,8 +5,14 @@ measures length or style (HaluEval's faithful answers are short copied spans and
 are long ChatGPT prose: a head given length learns the dataset, not grounding — see DESIGN.md).
 
 - lexical (~1 ms): content words, bigrams, trigrams, numbers and capitalised names of the claim that the
-  context (or the context plus the user's input) does not contain; content words missing from the single
-  best-matching context sentence; a negation present on one side only.
+  context does not contain; content words missing from the single best-matching context sentence; a negation
+  present on one side only; named things (runs of capitalised words: people, titles, places) the context does
+  not contain, wholly or in part, and the *swap* pattern: a named thing the context lacks in a claim whose other
+  words the context does contain ("RDJ starred in Zodiac with Tom Hanks").
+- With ``use_input`` (the default) the numbers, names and named things the user's input mentions (the question,
+  or the conversation so far) count as given: repeating them is not inventing them. The input's other words do
+  not count as support (a restated question is not evidence), which measured better on HaluEval QA than
+  indexing the whole input as one more passage and no worse on dialogue.
 - embedding (``full`` mode): 1 - the best cosine between the claim and a context sentence, and the content
   words missing from that nearest sentence. Only the top-k lexical candidates per claim are embedded, so a
   context of thousands of passages costs bounded model work; passage sentences are cached by content hash.
@@ -23,7 +29,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from catalyst_checks.grounding.text import STOP, Span, TextUnit, analyse, claims, sentences, stem, windows
+from catalyst_checks.grounding.text import (
+    STOP,
+    Span,
+    TextUnit,
+    analyse,
+    claims,
+    entity_mentions,
+    sentences,
+    stem,
+    windows,
+)
 
 __all__ = [
     "EMB_FEATURES", "LEX_FEATURES", "Claim", "ContextIndex", "aggregate", "analyse_answer", "context_index",
@@ -32,14 +48,15 @@ __all__ = [
 
 LEX_FEATURES = [
     "unsup_words",        # content words absent from the context
-    "unsup_words_ci",     # ... absent from the context and the input
     "novel_bigrams",      # word bigrams absent from the context
     "novel_trigrams",     # word trigrams absent from the context
     "missing_numbers",    # numbers / dates absent from the context
     "missing_names",      # capitalised names absent from the context
-    "missing_names_ci",   # ... absent from the context and the input
     "best_sent_unsup",    # content words absent from the best lexical match sentence
     "negation_mismatch",  # negation on one side only (claim vs best sentence)
+    "missing_entities",   # named things (capitalised runs) with a word the context lacks
+    "entity_absent",      # flag: a named thing none of whose words the context has
+    "entity_swap",        # flag: a missing named thing in a claim whose other content words are mostly supported
 ]
 EMB_FEATURES = [
     "emb_dissim",         # 1 - best cosine to a context sentence
@@ -182,30 +199,43 @@ def _share_missing(items: Sequence[object] | set, present: set | frozenset) -> f
     return sum(1 for x in items if x not in present) / len(items)
 
 
-def _lexical(unit: TextUnit, index: ContextIndex, input_vocab: set[str], k: int) -> tuple[np.ndarray, list[int]]:
+def _entities(text: str, unit: TextUnit, vocab: set[str]) -> tuple[float, float, float]:
+    """(share of named things not wholly in the context, any named thing wholly absent, swap pattern)."""
+    mentions = entity_mentions(text)
+    if not mentions:
+        return 0.0, 0.0, 0.0
+    missing = [m for m in mentions if any(w not in vocab for w in m)]
+    absent = any(all(w not in vocab for w in m) for m in missing)
+    in_names = {w for m in mentions for w in m}
+    rest = [w for w in unit.content if w not in in_names]
+    rest_supported = sum(1 for w in rest if w in vocab) / len(rest) if rest else 1.0
+    return len(missing) / len(mentions), float(absent), float(bool(missing) and rest_supported >= 0.5)
+
+
+def _lexical(text: str, unit: TextUnit, index: ContextIndex, given: set[str], k: int) -> tuple[np.ndarray, list[int]]:
     content = unit.content
     cand = index.candidates(unit, k)
     best = index.sentences[cand[0]].unit if cand else None
-    both = index.vocab | input_vocab if input_vocab else index.vocab
     bigrams = [b for b in unit.bigrams if not (b[0] in _STOP_STEMS and b[1] in _STOP_STEMS)]
     best_tokens = set(best.tokens) if best else set()
     v = np.array([
         _share_missing(content, index.vocab),
-        _share_missing(content, both),
         _share_missing(bigrams, index.bigrams),
         _share_missing(list(unit.trigrams), index.trigrams),
-        _share_missing(list(unit.numbers), index.numbers | index.vocab),
-        _share_missing(list(unit.names), index.vocab),
-        _share_missing(list(unit.names), both),
+        _share_missing(list(unit.numbers), given | index.numbers),
+        _share_missing(list(unit.names), given),
         _share_missing(content, best_tokens) if best else (1.0 if content else 0.0),
         float(best is not None and unit.negated != best.negated),
+        *_entities(text, unit, given),
     ], dtype=np.float32)
     return v, cand
 
 
 def analyse_answer(output: str, index: ContextIndex, input_text: str = "", *, top_k: int = 8,
                    max_claims: int = 512) -> list[Claim]:
-    """Split the answer into claims and compute every claim's lexical features.
+    """Split the answer into claims and compute every claim's lexical features against ``index``.
+
+    Numbers, names and named things of ``input_text`` count as given (not invented); its other words do not.
 
     Answers with more than ``max_claims`` claims are scored in chunks of adjacent sentences merged into
     ``max_claims`` groups, so a 1 MB answer is still read whole but yields a bounded number of claims.
@@ -215,11 +245,14 @@ def analyse_answer(output: str, index: ContextIndex, input_text: str = "", *, to
         size = math.ceil(len(spans) / max_claims)
         spans = [Span(g[0].start, g[-1].end, output[g[0].start:g[-1].end])
                  for g in (spans[i:i + size] for i in range(0, len(spans), size))]
-    input_vocab = set(analyse(input_text).tokens) if input_text else set()
+    given = index.vocab
+    if input_text:
+        inp = analyse(input_text)
+        given = index.vocab | set(inp.tokens) | inp.numbers
     out = []
     for sp in spans:
         unit = analyse(sp.text)
-        lex, cand = _lexical(unit, index, input_vocab, top_k)
+        lex, cand = _lexical(sp.text, unit, index, given, top_k)
         out.append(Claim(sp, unit, lex, cand, cand[0] if cand else None))
     return out
 

@@ -13,7 +13,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["Span", "TextUnit", "analyse", "claims", "digit_numbers", "number_mentions", "sentences", "windows"]
+__all__ = [
+    "Span", "TextUnit", "analyse", "claims", "digit_numbers", "entity_mentions", "number_mentions", "sentences",
+    "windows",
+]
 
 _ABBREV = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "etc", "inc", "ltd", "co", "corp", "no",
@@ -176,7 +179,6 @@ def analyse(text: str) -> TextUnit:
     content: list[str] = []
     names: set[str] = set()
     negated = False
-    prev_end_char = "."
     for w, pos in words:
         low = w.lower().replace("’", "'")
         st = stem(w)
@@ -186,14 +188,65 @@ def analyse(text: str) -> TextUnit:
         if low not in STOP and not low.isdigit() and low not in _NUMBER_WORDS:
             content.append(st)
         # a name: capitalised, not sentence-initial, not a stop word
-        j = pos - 1
-        while j >= 0 and text[j] in " \t\"'“(‘":
-            j -= 1
-        prev_end_char = text[j] if j >= 0 else "."
-        if w[0].isupper() and prev_end_char not in ".!?:\n" and low not in STOP:
+        if w[0].isupper() and low not in STOP and not _sentence_initial(text, pos):
             names.add(st)
     numbers = {_norm_number(m.group(0)) for m in _NUM.finditer(text)}
     numbers |= {_NUMBER_WORDS[w.lower()] for w, _ in words if w.lower() in _NUMBER_WORDS}
     bigrams = set(itertools.pairwise(tokens))
     trigrams = {(a, b, c) for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False)}
     return TextUnit(content, tokens, bigrams, trigrams, numbers, names, negated)
+
+
+def _sentence_initial(text: str, pos: int) -> bool:
+    """Does the word at ``pos`` start a sentence? (``Mr. Nobody``, ``J. K. Rowling``: the name goes on.)"""
+    j = pos - 1
+    while j >= 0 and text[j] in " \t\"'“(‘":
+        j -= 1
+    if j < 0 or text[j] in "!?:\n":
+        return True
+    if text[j] != ".":
+        return False
+    before = text[max(0, j - 12):j].rsplit(None, 1)
+    last = before[-1].lower().lstrip("(\"'") if before else ""
+    last = re.split(r"[^\w.]", last)[-1]
+    return not (last in _ABBREV or (len(last) == 1 and last.isalpha()) or re.fullmatch(r"(?:\w\.)+\w", last))
+
+
+_BREAK = re.compile(r"[,;!?()\[\]\"“”:\n]")
+_CONNECT = frozenset(["of", "the", "and", "a", "an", "to", "in", "on", "for", "de", "von", "van", "la", "le"])
+
+
+def entity_mentions(text: str) -> list[tuple[str, ...]]:
+    """Named things of ``text`` as runs of capitalised words (``Tom Hanks``, ``The Lion King``, ``Welcome to the
+    Future``), each as the stems of its content words; a lone capitalised word that starts a sentence is left out
+    (``Absolutely``, ``Great``). Regex-only: titles written in lower case are missed, which costs recall only.
+    """
+    out: list[tuple[str, ...]] = []
+    run: list[tuple[str, bool]] = []
+
+    def flush() -> None:
+        while run and run[-1][0].lower() in _CONNECT:
+            run.pop()
+        words = [w for w, _ in run if w.lower() not in STOP and w.lower() not in _CONNECT]
+        if words and not (len(run) == 1 and run[0][1]):
+            out.append(tuple(stem(w) for w in words))
+        run.clear()
+
+    prev_end = 0
+    for m in _WORD.finditer(text):
+        w = m.group(0)
+        if run and _BREAK.search(text, prev_end, m.start()):
+            flush()
+        prev_end = m.end()
+        if w[0].isupper() and w != "I" and not w.isdigit():
+            initial = _sentence_initial(text, m.start())
+            if initial and run:
+                flush()
+            run.append((w, initial and not run))
+        elif run and w.lower() in _CONNECT:
+            run.append((w, False))
+        elif run:
+            flush()
+    if run:
+        flush()
+    return out
