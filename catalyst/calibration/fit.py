@@ -28,6 +28,8 @@ MIN_LABELS = 50
 MIN_PER_CLASS = 10
 #: A check must have a score on at least this share of the labelled rows to enter a logistic combination.
 MIN_CHECK_COVERAGE = 0.2
+#: From this many labels on, a logistic combination gets an isotonic post-map (see ``_post_map``).
+POST_MIN_LABELS = 200
 
 
 def require_labels(y: np.ndarray) -> None:
@@ -76,11 +78,39 @@ def _fit_one(method: str, y: np.ndarray, c: np.ndarray, scores: dict[str, np.nda
             fill = float(np.nanmean(col)) if np.isfinite(col).any() else 0.0
             cols.append(np.where(np.isfinite(col), col, fill))
             fills.append(fill)
+        X = np.column_stack(cols)
         lr = LogisticRegression(C=1.0, max_iter=2000)
-        lr.fit(np.column_stack(cols), y)
-        return Calibrator("logistic", {"features": names, "coef": [float(v) for v in lr.coef_[0]],
-                                       "intercept": float(lr.intercept_[0]), "fill": fills}, n_labels=n)
+        lr.fit(X, y)
+        params: dict[str, Any] = {"features": names, "coef": [float(v) for v in lr.coef_[0]],
+                                  "intercept": float(lr.intercept_[0]), "fill": fills}
+        post = _post_map(X, y)
+        if post is not None:
+            params["post"] = post
+        return Calibrator("logistic", params, n_labels=n)
     raise ValueError(f"unknown calibration method `{method}`; known: {', '.join(METHODS)}")
+
+
+def _post_map(X: np.ndarray, y: np.ndarray, folds: int = 5) -> dict[str, list[float]] | None:
+    """An isotonic map from the logistic combination's probability to the observed rate, or None (few labels).
+
+    A logistic combination is linear in the logits of the check scores; real checks saturate (a grounding score
+    capped by a strict rule, a perfect 1.0 for an answer with no claim), so the linear form is off at the
+    extremes: measured on HaluEval QA, ECE 0.04 even on its own training rows while discriminating well. The
+    map is fitted on *out-of-fold* predictions (k-fold inside the labels given), so it corrects the form's
+    error, not its overfitting; like the ``isotonic`` method, it never says exactly 0 or 1.
+    """
+    n = int(y.size)
+    k = min(folds, int(y.sum()), int(n - y.sum()))
+    if n < POST_MIN_LABELS or k < 2:
+        return None
+    oof = np.empty(n)
+    for tr, te in StratifiedKFold(n_splits=k, shuffle=True, random_state=0).split(X, y):
+        lr = LogisticRegression(C=1.0, max_iter=2000).fit(X[tr], y[tr])
+        oof[te] = lr.predict_proba(X[te])[:, 1]
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True).fit(oof, y.astype(float))
+    lo = 0.5 / (n + 1)
+    return {"x": [float(v) for v in iso.X_thresholds_],
+            "y": [float(v) for v in np.clip(iso.y_thresholds_, lo, 1 - lo)]}
 
 
 def _inputs(y: Any, confidence: Any, scores: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray,

@@ -7,7 +7,8 @@ policy carrying one loads anywhere. Methods:
 * ``isotonic`` — a monotone step function of the aggregate (piecewise-linear between the fitted knots);
 * ``platt`` — ``sigmoid(a * logit(confidence) + b)``;
 * ``logistic`` — a learned combination: ``sigmoid(w · logit(features) + b)`` over the aggregate and each
-  check's score; a check that did not run (None/NaN) takes its training mean.
+  check's score; a check that did not run (None/NaN) takes its training mean. Fitted on enough labels it also
+  carries ``post``, an isotonic map (knots ``x``/``y``) applied to that probability, fitted out-of-fold.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ class Calibrator:
             raise ValueError(f"`{self.method}` calibrator params lack {missing}; refit with `catalyst calibrate`")
         if self.method == "isotonic" and len(self.params["x"]) != len(self.params["y"]):
             raise ValueError("isotonic params `x` and `y` must have the same length")
+        post = self.params.get("post") if self.method == "logistic" else None
+        if post is not None and (not isinstance(post, dict) or len(post.get("x", ())) != len(post.get("y", ()))
+                                 or not post.get("x")):
+            raise ValueError("logistic params `post` must map knots `x` to `y` of the same, non-zero length")
 
     # -- applying -------------------------------------------------------------------------------------
     def apply_many(self, confidence: Any, scores: dict[str, Any] | None = None) -> np.ndarray:
@@ -78,6 +83,9 @@ class Calibrator:
                     col = np.where(np.isfinite(col), col, fill)
                 z = z + w * col
             out = sigmoid(z)
+            post = self.params.get("post")
+            if post is not None:
+                out = np.interp(out, np.asarray(post["x"], float), np.asarray(post["y"], float))
         return np.clip(out, 0.0, 1.0)
 
     def __call__(self, confidence: float, scores: dict[str, float | None] | None = None) -> float:
