@@ -410,7 +410,8 @@ def render(results: list[dict[str, Any]], skipped: dict[str, str], args: argpars
         + ". Balanced accuracy: checks and aggregates at their fixed threshold 0.5; rows marked * pick their best "
         "threshold (and, for baselines, orientation) on the test data itself — "
         "optimistic for them. ECE: 10 equal-width bins. The calibrated aggregate is fitted by "
-        "`catalyst.calibration.choose` (5-fold CV over isotonic / Platt / logistic) on "
+        "`catalyst.calibration.choose` (5-fold CV over isotonic / Platt / logistic, the logistic combination with "
+        "its out-of-fold isotonic post-map) on "
         f"{args.cal} items per task of the train split — "
         + "; ".join(f"{r['task']}: {r.get('cal_note', '')}" for r in results) + ".",
         "",
