@@ -143,6 +143,15 @@ def _context() -> Any:
     return ctx
 
 
+def start_workers_early() -> None:
+    """Start the fork server now (it imports the flow in the background) so workers are ready sooner."""
+    ctx = _context()
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 def validate_file(path: Path, policy: CompiledPolicy, *, workers: int, batch_size: int,
                   skip: set[str] | None = None, skip_bad: bool = False,
                   want_lines: bool = True) -> Iterator[BatchResult]:

@@ -47,6 +47,10 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
 
     if not input.exists():
         raise RecordError(f"input file `{input}` does not exist")
+    if workers > 1:
+        from catalyst.parallel import start_workers_early
+
+        start_workers_early()  # its imports overlap with counting lines, loading the policy, opening the log
     total = _count_lines(input)
     if total == 0:
         raise RecordError(f"input file `{input}` is empty; it needs one JSON record per line")
@@ -181,6 +185,9 @@ def _parallel(input: Path, policy: CompiledPolicy, store: Store | None, workers:
               skip: set[str], skip_bad: bool, want_lines: bool) -> Iterator[_Done]:
     from catalyst.parallel import validate_file
 
+    if store is not None:  # the cores belong to the workers; DuckDB's own thread pool would only compete with them
+        with store.connect() as con:
+            con.execute("SET threads = 1")
     parts: list[_Done] = []
     tables: list[dict[str, Any]] = []
     rows = 0
