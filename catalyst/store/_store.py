@@ -22,7 +22,8 @@ from catalyst.records import SEVERITY, CheckResult, Decision, Interaction, Verdi
 from catalyst.store._connect import open_db
 
 _EMPTY = "[]"
-_Job = tuple[dict[str, pa.Table], list[tuple[Interaction, Verdict]] | None, Future[int]]
+#: one write request: its batches' tables, the buffered pairs to restore if it fails, its future
+_Job = tuple[list[dict[str, pa.Table]], list[tuple[Interaction, Verdict]] | None, Future[int]]
 
 
 def _j(value: Any) -> str | None:
@@ -136,16 +137,18 @@ class Store:
 
     def write_many_async(self, parts: list[dict[str, pa.Table]],
                          restore: list[tuple[Interaction, Verdict]] | None = None) -> Future[int]:
-        """Queue several batches' tables at once (so they commit together); the future resolves with the
-        number of verdicts once every one of them is durable, or fails if any write failed."""
-        futs: list[Future[int]] = [Future() for _ in parts]
+        """Queue several batches' tables as one job (they commit together); the future resolves with the
+        number of verdicts once all of them are durable."""
+        fut: Future[int] = Future()
+        if not parts:
+            fut.set_result(0)
+            return fut
         with self._lock:
-            for i, (tables, fut) in enumerate(zip(parts, futs, strict=True)):
-                self._queue.append((tables, restore if i == len(parts) - 1 else None, fut))
+            self._queue.append((parts, restore, fut))
             if self._writer is None:
                 self._writer = ThreadPoolExecutor(1, thread_name_prefix="catalyst-store")
             self._writer.submit(self._drain)
-        return futs[0] if len(futs) == 1 else _all_of(futs)
+        return fut
 
     def _drain(self) -> None:
         """Write whatever is queued now, in one transaction per ``group_rows`` verdicts."""
@@ -153,34 +156,35 @@ class Store:
             with self._lock:
                 jobs: list[_Job] = []
                 rows = 0
-                while self._queue and (not jobs or rows + self._queue[0][0]["verdicts"].num_rows <= self.group_rows):
+                while self._queue and (not jobs or rows + _rows(self._queue[0]) <= self.group_rows):
                     jobs.append(self._queue.popleft())
-                    rows += jobs[-1][0]["verdicts"].num_rows
+                    rows += _rows(jobs[-1])
             if not jobs:
                 return
             self._write_group(jobs)
 
     def _write_group(self, jobs: list[_Job]) -> None:
-        for _t, _r, fut in jobs:
+        for _p, _r, fut in jobs:
             fut.set_running_or_notify_cancel()
         try:
-            tables = jobs[0][0] if len(jobs) == 1 else _concat([t for t, _r, _f in jobs])
+            parts = [t for p, _r, _f in jobs for t in p]
+            tables = parts[0] if len(parts) == 1 else _concat(parts)
             with self.connect() as con:
                 _write(con, tables)
         except BaseException as e:
-            restore = [pair for _t, r, _f in jobs for pair in (r or ())]
+            restore = [pair for _p, r, _f in jobs for pair in (r or ())]
             if restore:
                 with self._lock:
                     self._buf = restore + self._buf
-            for _t, _r, fut in jobs:
+            for _p, _r, fut in jobs:
                 fut.set_exception(e)
             if not isinstance(e, Exception):
                 raise
             return
-        for t, _r, fut in jobs:
-            n = t["verdicts"].num_rows
+        for job in jobs:
+            n = _rows(job)
             self.written += n
-            fut.set_result(int(n))
+            job[2].set_result(n)
 
     # -- reading -------------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
@@ -313,26 +317,8 @@ def to_arrow(batch: list[tuple[Interaction, Verdict]]) -> dict[str, pa.Table]:
     return out
 
 
-def _all_of(futs: list[Future[int]]) -> Future[int]:
-    """One future for many: their sum, or the first failure."""
-    out: Future[int] = Future()
-    left = [len(futs)]
-    lock = threading.Lock()
-
-    def one_done(f: Future[int]) -> None:
-        with lock:
-            if out.done():
-                return
-            if f.exception() is not None:
-                out.set_exception(f.exception())  # type: ignore[arg-type]
-                return
-            left[0] -= 1
-            if left[0] == 0:
-                out.set_result(sum(x.result() for x in futs))
-
-    for f in futs:
-        f.add_done_callback(one_done)
-    return out
+def _rows(job: _Job) -> int:
+    return sum(int(t["verdicts"].num_rows) for t in job[0])
 
 
 def _concat(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
