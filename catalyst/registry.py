@@ -13,19 +13,25 @@ run twice) is not a conflict.
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
+import os
+import sys
 import threading
+import traceback
 import typing
 from collections.abc import Callable
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field
 
 from catalyst.checks import Check, CheckContext
-from catalyst.errors import CheckNameTaken, ConfigError, UnknownCheckError
+from catalyst.errors import CheckNameTaken, ConfigError, PluginError, UnknownCheckError
 
-__all__ = ["GROUP", "all_checks", "function_check", "get", "names", "origin", "register", "unknown_message"]
+__all__ = ["GROUP", "all_checks", "function_check", "get", "import_plugin", "imported_plugins", "names", "origin",
+           "register", "unknown_message"]
 
 GROUP = "catalyst.checks"
 
@@ -33,6 +39,7 @@ _lock = threading.Lock()
 _local: dict[str, type[Check]] = {}
 _loaded: dict[str, type[Check]] = {}
 _eps: dict[str, object] | None = None
+_plugins: dict[str, str] = {}  # canonical spec (module name or absolute .py path) → module name
 
 
 def _entry_points() -> dict[str, object]:
@@ -178,3 +185,89 @@ def function_check(f: Callable[..., Any], *, name: str | None = None, costly: bo
     if register_it:
         register(cls, override=override)
     return cls
+
+
+# -- plugin modules (``plugins:`` in a policy, ``--import`` on the command line) ------------------------
+
+def imported_plugins() -> list[str]:
+    """Canonical specs of the plugin modules imported so far (module names, absolute ``.py`` paths)."""
+    return list(_plugins)
+
+
+def _is_path(spec: str) -> bool:
+    return spec.endswith(".py") or "/" in spec or os.sep in spec
+
+
+def _user_frame(exc: BaseException, path: str | None) -> str:
+    """``file:line`` of the deepest frame in the plugin's own code (else the deepest outside importlib)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "importlib" not in f.filename]
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{exc.filename}:{exc.lineno}"
+    mine = [f for f in frames if path and os.path.abspath(f.filename) == path]
+    picks = mine or frames
+    return f"{picks[-1].filename}:{picks[-1].lineno}" if picks else "?"
+
+
+def import_plugin(spec: str, *, base: str | Path | None = None) -> str:
+    """Import a module whose ``@catalyst.check`` functions (or ``register``-ed classes) a policy uses.
+
+    ``spec`` is a module name (looked up on ``sys.path``, the working directory and ``base``, the policy's
+    folder) or a path to a ``.py`` file (relative to ``base``, else the working directory). Importing the
+    same spec twice does nothing. Returns the canonical spec (module name, or the file's absolute path), which
+    is what worker processes import. Raises :class:`PluginError` naming what is missing and the fix.
+    """
+    spec = str(spec).strip()
+    if not spec:
+        raise PluginError("an empty plugin name; give a module name (`mychecks`) or a file (`./mychecks.py`)")
+    if spec in _plugins:
+        return spec
+    path: str | None = None
+    if _is_path(spec):
+        cand = Path(spec).expanduser()
+        if not cand.is_absolute():
+            cand = Path(base or ".") / cand
+        path = os.path.abspath(cand)
+        if path in _plugins:
+            return path
+        if not os.path.isfile(path):
+            raise PluginError(f"plugin file `{spec}` not found (looked for {path}); fix the path"
+                              + (" (relative paths start at the policy's folder)" if base else ""))
+        module_name = Path(path).stem
+        if not module_name.isidentifier():
+            raise PluginError(f"plugin file `{spec}`: `{module_name}` is not a valid module name; rename the file "
+                              "to letters, digits and underscores")
+        loaded = sys.modules.get(module_name)
+        if loaded is not None and os.path.abspath(getattr(loaded, "__file__", "") or "") != path:
+            raise PluginError(f"plugin file `{spec}`: the module name `{module_name}` is already taken by "
+                              f"{getattr(loaded, '__file__', None) or 'a built-in module'}; rename the file")
+        folder = os.path.dirname(path)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    else:
+        module_name = spec
+        for folder in [os.getcwd(), *([str(Path(base).resolve())] if base else [])]:
+            if folder not in sys.path:
+                sys.path.append(folder)
+    try:
+        importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name and (module_name == e.name or module_name.startswith(e.name + ".")):
+            raise PluginError(
+                f"plugin module `{spec}` not found; put {module_name.split('.')[0]}.py in the working directory"
+                + (" or next to the policy" if base else "")
+                + f", give its path (e.g. `./{module_name.split('.')[-1]}.py`), or install the package providing it"
+            ) from None
+        raise PluginError(f"plugin `{spec}` failed while importing at {_user_frame(e, path)}: {e}; "
+                          f"install `{e.name}` or fix the import") from None
+    except CheckNameTaken as e:
+        raise PluginError(f"plugin `{spec}` at {_user_frame(e, path)}: {e}") from None
+    except Exception as e:
+        raise PluginError(f"plugin `{spec}` failed while importing at {_user_frame(e, path)}: "
+                          f"{type(e).__name__}: {e}; fix the plugin's code") from None
+    canonical = path or spec
+    found = getattr(sys.modules.get(module_name), "__file__", None)
+    if path is None and base and found and Path(found).parent == Path(base).resolve() \
+            and Path(found).name != "__init__.py":
+        canonical = os.path.abspath(found)  # found beside the policy: workers import it by path
+    _plugins[canonical] = module_name
+    return canonical
