@@ -34,8 +34,9 @@ def _default_reviewer() -> str:
 
 
 def _need(db: Path) -> None:
-    if not Path(db).exists():
-        raise ConfigError(f"no Catalyst log at `{db}`; pass --db (the file `catalyst validate` writes)")
+    from catalyst.cli._paths import db_for_read
+
+    db_for_read(str(db))
 
 
 @review_app.callback()
@@ -75,13 +76,14 @@ def review(ctx: typer.Context,
     from catalyst.review._text import check_reviewer
 
     try:
-        from catalyst.review.tui import ReviewApp
+        from catalyst.review.tui import ReviewApp, require_terminal
     except ImportError as e:
         raise ConfigError(f"the terminal reviewer needs Textual ({e}); `pip install 'catalyst-guard[tui]'`, "
                           "or use `catalyst review --list` / `--web`") from None
 
+    require_terminal()
     app = ReviewApp(queue, check_reviewer(reviewer or _default_reviewer()))
-    app.run()
+    app.review()
     typer.echo(f"{len(app.decided)} decision(s) saved", err=True)
 
 
