@@ -21,7 +21,7 @@ from typing import Any
 
 import typer
 
-app = typer.Typer(
+_app = typer.Typer(
     name="catalyst",
     help="Make model outputs trustworthy: validate answers, review the doubtful ones, learn from the reviews.",
     no_args_is_help=True,
@@ -32,7 +32,7 @@ app = typer.Typer(
 _state: dict[str, Any] = {"debug": False}
 
 
-@app.callback()
+@_app.callback()
 def _root(
     imports: list[str] = typer.Option(
         [], "--import", metavar="MODULE|FILE.py",
@@ -53,17 +53,40 @@ def _root(
                 raise PluginError(f"--import {spec}: {e}") from None
 
 
-def _load_commands() -> None:
-    for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if mod.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{mod.name}")
+_loaded: set[str] = set()
+
+
+def _register(name: str) -> None:
+    if name not in _loaded:
+        _loaded.add(name)
+        module = importlib.import_module(f"{__name__}.{name}")
         register = getattr(module, "register", None)
         if register is not None:
-            register(app)
+            register(_app)
 
 
-_load_commands()
+def _commands() -> set[str]:
+    names = {c.name or (c.callback.__name__ if c.callback else "") for c in _app.registered_commands}
+    return names | {g.name or "" for g in _app.registered_groups}
+
+
+def _load_commands(wanted: str | None = None) -> typer.Typer:
+    """Register the commands. For ``catalyst CMD ...`` the module named CMD is tried first and alone (so
+    ``catalyst validate --help`` imports only what validate needs); every module otherwise."""
+    modules = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    if wanted in modules:
+        _register(wanted)
+        if wanted in _commands():
+            return _app
+    for name in modules:
+        _register(name)
+    return _app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the whole CLI (tests, docs): every command registered
+        return _load_commands()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: root options that may also be written after the command; they are moved in front of it
 _HOISTED = ("--import", "--debug")
@@ -92,6 +115,18 @@ def hoist_root_options(args: list[str]) -> list[str]:
     return front + rest
 
 
+def _first_command(args: list[str]) -> str | None:
+    i = 0
+    while i < len(args):
+        if args[i] == "--import":
+            i += 2
+            continue
+        if not args[i].startswith("-"):
+            return args[i]
+        i += 1
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure prints one ``error:`` line (cause and fix) and exits non-zero."""
     from catalyst.cli._errors import handle
@@ -99,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     args = hoist_root_options(list(sys.argv[1:] if argv is None else argv))
     _state["debug"] = "--debug" in args or os.environ.get("CATALYST_DEBUG", "") not in ("", "0")
     try:
+        app = _load_commands(_first_command(args))
         rv = app(args, prog_name="catalyst", standalone_mode=False)
     except BaseException as e:  # the one place every failure becomes one line
         sys.exit(handle(e, args, debug=_state["debug"]))

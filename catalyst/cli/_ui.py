@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
-from catalyst.summary import DECISION_STYLE, Summary
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from rich.table import Table
+
+#: how each decision is coloured (also in catalyst.summary, which imports the record models)
+DECISION_STYLE = {"accept": "green", "review": "yellow", "block": "red", "retry": "magenta"}
 
 #: width used when output goes to a pipe or a file (cells fold beyond it; nothing is cut)
 PIPE_WIDTH = 240
@@ -33,11 +36,21 @@ def _width(stream: Any) -> int | None:
 console = Console(stderr=False, width=_width(sys.stdout))
 err = Console(stderr=True, width=_width(sys.stderr))
 
-__all__ = ["DECISION_STYLE", "Summary", "console", "err", "plain_table", "progress", "verdict_panel"]
+__all__ = ["DECISION_STYLE", "console", "err", "plain_table", "progress", "verdict_panel"]
+
+
+def __getattr__(name: str) -> Any:  # ``Summary`` imports the record models: only when asked for
+    if name == "Summary":
+        from catalyst.summary import Summary
+
+        return Summary
+    raise AttributeError(name)
 
 
 def plain_table(title: str | None, columns: list[str], *, right: tuple[str, ...] = ()) -> Table:
     """A table whose cells fold (never ``…``) in a narrow terminal."""
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left")
     for col in columns:
         t.add_column(col, overflow="fold", justify="right" if col in right else "left")
@@ -45,6 +58,15 @@ def plain_table(title: str | None, columns: list[str], *, right: tuple[str, ...]
 
 
 def progress(transient: bool = False) -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                     console=err, transient=transient)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from importlib.resources import files
 from pathlib import Path
 
 import typer
 
 
 def demo_data() -> Path:
+    from importlib.resources import files
+
     return Path(str(files("catalyst") / "data" / "demo.jsonl"))
 
 

@@ -16,6 +16,9 @@ import re
 from pathlib import Path
 
 import typer
+import typer.main
+from typer._click import core as click  # typer vendors click
+from typer.core import TyperGroup
 
 from catalyst.errors import ConfigError
 
@@ -172,11 +175,27 @@ def resume(db: Path = _DB,
     typer.echo(f"{len(verdicts)} flow(s) resumed", err=True)
 
 
+class _LazyGroup(TyperGroup):
+    """``catalyst review token ...``: its commands (and the review package under them) are imported only when
+    used, so ``catalyst --help`` stays fast."""
+
+    def _real(self) -> click.Command:
+        try:
+            from catalyst.review.web.cli import token_app
+        except ImportError as e:
+            raise ConfigError(f"`catalyst review token` needs the web extra ({e.name} is missing): "
+                              "pip install 'catalyst-guard[web]'") from None
+        return typer.main.get_group(token_app)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._real().list_commands(ctx)  # type: ignore[attr-defined,no-any-return]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._real().get_command(ctx, cmd_name)  # type: ignore[attr-defined,no-any-return]
+
+
 def register(app: typer.Typer) -> None:
-    try:
-        from catalyst.review.web.cli import token_app
-    except ImportError:  # the web extra (fastapi) is not installed: the rest still works
-        pass
-    else:
-        review_app.add_typer(token_app, name="token")
+    review_app.add_typer(typer.Typer(cls=_LazyGroup, no_args_is_help=True,
+                                     help="Sign-in tokens for the web reviewer (`catalyst review --web`)."),
+                         name="token")
     app.add_typer(review_app, name="review")

@@ -108,9 +108,10 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
     the work starts. With ``workers > 1`` worker processes validate and this process, the file's one
     writer, logs."""
     from catalyst.cli._paths import db_for_write, input_file, locked, writable_file
-    from catalyst.cli._ui import Summary, console, err, progress
+    from catalyst.cli._ui import console, err, progress
     from catalyst.errors import StoreLockedError
     from catalyst.store import Store
+    from catalyst.summary import Summary
     from catalyst.validator import as_policy
 
     input_file(input)
