@@ -19,7 +19,7 @@ import os
 import sys
 import traceback
 
-from catalyst.errors import CatalystError, RuntimeFailure, StoreLockedError
+from catalyst.errors import CatalystError, RuntimeFailure, StoreError, StoreLockedError
 
 DEBUG_HINT = "rerun with --debug (or CATALYST_DEBUG=1) for the traceback"
 
@@ -70,7 +70,7 @@ def handle(e: BaseException, args: list[str], *, debug: bool) -> int:
         traceback.print_exception(e)
     if isinstance(e, click_exc.UsageError):
         cmd = e.ctx.command_path if e.ctx is not None else _command(args)
-        say(f"{e.format_message()}; see `{cmd} --help`")
+        say(f"{e.format_message().rstrip('.')}; see `{cmd} --help`")
         return e.exit_code
     if isinstance(e, click_exc.ClickException):
         say(e.format_message())
@@ -88,6 +88,10 @@ def handle(e: BaseException, args: list[str], *, debug: bool) -> int:
         from catalyst.cli._paths import locked
 
         e = locked(_db_of(args), reading=False)
+    if isinstance(e, StoreError) and "not a valid DuckDB database file" in str(e):
+        say(f"`{_db_of(args)}` is not a DuckDB file (so not a Catalyst log); pass the --db that `catalyst validate` "
+            "wrote, or a new path to start a log")
+        return 2
     if isinstance(e, CatalystError):
         text = str(e)
         if isinstance(e, RuntimeFailure) and e.exit_code == 1 and not debug:

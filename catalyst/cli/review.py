@@ -55,6 +55,7 @@ def review(ctx: typer.Context,
                                            help="Open items older than this are flagged (default: the policy's, "
                                                 "else 24)."),
            policy: str = typer.Option(None, "--policy", help="Policy whose review.sla_hours applies."),
+           json_out: bool = typer.Option(False, "--json", help="--list: JSON lines instead of a table."),
            ) -> None:
     """Review the queued answers (terminal UI by default)."""
     if ctx.invoked_subcommand is not None:
@@ -74,7 +75,7 @@ def review(ctx: typer.Context,
 
     queue = ReviewQueue(Store(db, keep_open=False), lease_seconds=lease, sla_hours=sla_hours)
     if list_:
-        _print_queue(queue)
+        _print_queue(queue, json_out)
         return
     from catalyst.review._text import check_reviewer
 
@@ -90,17 +91,26 @@ def review(ctx: typer.Context,
     typer.echo(f"{len(app.decided)} decision(s) saved", err=True)
 
 
-def _print_queue(queue: object) -> None:
-    from rich.table import Table
+def _print_queue(queue: object, json_out: bool = False) -> None:
     from rich.text import Text
 
-    from catalyst.cli._ui import console
+    from catalyst.cli._ui import console, plain_table
     from catalyst.review._text import visible
 
+    rows = queue.items(limit=500)  # type: ignore[attr-defined]
+    if json_out:
+        import orjson
+
+        for r in rows:
+            typer.echo(orjson.dumps({"id": r.id, "status": r.status, "severity": r.severity,
+                                     "confidence": r.confidence, "age_hours": round(r.age_hours, 3),
+                                     "sla_breached": r.sla_breached, "held_by": r.claimed_by,
+                                     "thread": r.thread_id}).decode())
+        return
     counts = queue.counts()  # type: ignore[attr-defined]
-    t = Table("id", "status", "sev", "conf", "age h", "SLA", "held by", "thread",
-              title=" · ".join(f"{k} {v}" for k, v in counts.items()), title_justify="left")
-    for r in queue.items(limit=500):  # type: ignore[attr-defined]
+    t = plain_table(" · ".join(f"{k} {v}" for k, v in counts.items()),
+                    ["id", "status", "sev", "conf", "age h", "SLA", "held by", "thread"])
+    for r in rows:
         t.add_row(Text(visible(r.id)), r.status, str(r.severity), f"{r.confidence:.2f}", f"{r.age_hours:.1f}",
                   Text("BREACH", style="bold red") if r.sla_breached else "", Text(visible(r.claimed_by or "")),
                   Text(visible(r.thread_id or "")))
@@ -121,13 +131,12 @@ def labels(db: Path = _DB, all_: bool = typer.Option(False, "--all", help="Every
         for r in rows:
             typer.echo(orjson.dumps(r, default=str).decode())
         return
-    from rich.table import Table
     from rich.text import Text
 
-    from catalyst.cli._ui import console
+    from catalyst.cli._ui import console, plain_table
     from catalyst.review._text import visible
 
-    t = Table("id", "label", "action", "reviewer", "confidence", "decided at", "corrected output")
+    t = plain_table(None, ["id", "label", "action", "reviewer", "confidence", "decided at", "corrected output"])
     for r in rows:
         t.add_row(Text(visible(r["id"])), str(r["label"]), r["action"], Text(visible(r["reviewer"])),
                   f"{r['confidence']:.2f}" if r["confidence"] is not None else "", f"{r['decided_at']:%Y-%m-%d %H:%M}",

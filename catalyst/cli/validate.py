@@ -101,7 +101,8 @@ def _prune_out(out: Path, committed: set[str]) -> int:
 
 def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, skip_bad: bool, resume: bool,
                  batch_size: int, quiet: bool = False, rejects: Path | None = None,
-                 workers: int = 1, rerun: bool = False, lock_timeout: float = 10.0) -> dict[str, object]:
+                 workers: int = 1, rerun: bool = False, lock_timeout: float = 10.0,
+                 json_out: bool = False) -> dict[str, object]:
     """Validate a file. ``--out`` lines are written before their batch is committed to the log, so after a
     kill the log never has a verdict ``--out`` lacks (``--resume`` drops the extra lines and redoes them).
     Everything that can be checked (paths, the log's lock, the policy, ids already logged) is checked before
@@ -220,7 +221,15 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
             for r in rejected:
                 fh.write(r.raw.rstrip(b"\r\n") + b"\n")
         rejects.with_suffix(".errors.txt").write_text("".join(f"{r.error}\n" for r in rejected))
+    if json_out:
+        import orjson
+
+        typer.echo(orjson.dumps({**summary.to_dict(), "policy": compiled.version, "seconds": round(elapsed, 3),
+                                 "skipped": counts["skipped"], "rejected": len(rejected), "duplicate_ids": len(dups),
+                                 "out_dropped": dropped, "rejects": str(rejects) if rejected else None}).decode())
     if not quiet:
+        if json_out:
+            console = err  # the summary tables go to stderr; stdout holds only the JSON
         console.print(f"[bold]{summary.n:,} verdicts[/] in {elapsed:.2f}s ({summary.n / max(elapsed, 1e-9):,.0f}/s)"
                       f" · policy {compiled.version}")
         for t in summary.tables():
@@ -390,6 +399,7 @@ def register(app: typer.Typer) -> None:
                                     help="worker processes; 0 = one per core for files over 20,000 lines, else 1"),
         wait: float = typer.Option(10.0, "--wait", min=0.0,
                                    help="seconds to wait while another process holds the log"),
+        json_out: bool = typer.Option(False, "--json", help="print the summary as one JSON object on stdout"),
     ) -> None:
         """Validate answers from a JSONL file; log every verdict to DuckDB."""
         if workers == 0:
@@ -398,4 +408,4 @@ def register(app: typer.Typer) -> None:
             raise UserError("--resume and --rerun contradict each other: --resume skips logged ids, --rerun logs "
                             "them again; pick one")
         run_validate(input, policy, db, out, skip_bad=skip_bad, resume=resume, batch_size=batch_size,
-                     workers=workers, rerun=rerun, lock_timeout=wait)
+                     workers=workers, rerun=rerun, lock_timeout=wait, json_out=json_out)
