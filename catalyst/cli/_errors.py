@@ -88,6 +88,9 @@ def handle(e: BaseException, args: list[str], *, debug: bool) -> int:
         from catalyst.cli._paths import locked
 
         e = locked(_db_of(args), reading=False)
+        if args[:2] == ["review", "token"]:
+            e = type(e)(f"{e}. Tokens are written to the log, and the web reviewer has no page for that: stop it, "
+                        "run `catalyst review token ...`, then start it again")
     if isinstance(e, StoreError) and "not a valid DuckDB database file" in str(e):
         say(f"`{_db_of(args)}` is not a DuckDB file (so not a Catalyst log); pass the --db that `catalyst validate` "
             "wrote, or a new path to start a log")
