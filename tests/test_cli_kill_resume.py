@@ -100,7 +100,7 @@ def test_a_stopping_error_says_what_is_committed_and_how_to_resume(tmp_path):
     p = subprocess.run(_cli("validate", str(src), "--db", str(db), "--out", str(out), "--batch-size", "10"),
                        capture_output=True, text=True, env=env)
     assert p.returncode == 2
-    line = [ln for ln in p.stderr.splitlines() if ln.startswith("error:")][0]
+    line = next(ln for ln in p.stderr.splitlines() if ln.startswith("error:"))
     assert "line 41" in line and "40 verdict(s) from this run are committed" in line and "--resume" in line
     assert "40/50" in p.stderr  # the progress bar shows where it stopped
     assert len(out.read_text().splitlines()) == 40
