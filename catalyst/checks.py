@@ -10,7 +10,6 @@ Checks that score many records faster together (embedding models) override ``run
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import re
 from collections.abc import Callable, Sequence
@@ -176,19 +175,3 @@ def check(fn: Callable[..., Any] | None = None, *, name: str | None = None, cost
         return cls
 
     return wrap(fn) if fn is not None else wrap
-
-
-async def _maybe_await(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
-
-
-def run_async_in_loop(coro: Any) -> Any:
-    """Run a coroutine from sync code, also when called inside a running loop (notebooks)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as ex:
-        return ex.submit(asyncio.run, coro).result()

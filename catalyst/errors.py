@@ -14,7 +14,8 @@
         ├── StoreError            the DuckDB log could not be opened or written
         │   └── StoreLockedError  another process holds the DuckDB file read-write
         └── ModelCallError        a model endpoint could not be reached or answered badly
-            └── ModelBudgetExceeded  a verdict used up its budget of model calls or tokens
+            ├── ModelBudgetExceeded  a verdict used up its budget of model calls or tokens
+            └── RegenerateFailed  re-asking the model on a `retry` failed (the last answer goes to review)
 
 User errors carry a message that names the thing and the fix; runtime failures carry the cause.
 """
@@ -105,3 +106,11 @@ class ModelCallError(RuntimeFailure):
 
 class ModelBudgetExceeded(ModelCallError):
     """A verdict used up its budget of model calls or tokens; the check fails closed (review)."""
+
+
+class RegenerateFailed(ModelCallError):
+    """Raised by a wrapper's ``regenerate`` when re-asking the model failed; carries the cause."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.cause = cause
