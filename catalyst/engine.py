@@ -209,7 +209,7 @@ def decide(item: Item, policy: CompiledPolicy) -> None:
             broken = True
         elif r.name in rules:
             action = rules[r.name]
-            hint = r.details.get("retry_hint") if r.details else None  # what to tell the model on a re-ask
+            hint = r.retry_hint  # what to tell the model on a re-ask
             why = hint or (r.evidence[0].reason if r.evidence else f"score {r.score:.2f}")
             reasons.append(f"check `{r.name}` failed ({why}): {action.value}")
             if fired is None or SEVERITY[action] > SEVERITY[fired]:

@@ -58,6 +58,7 @@ async def decide(flow: Flow, state: FlowState) -> FlowState:
     retry = flow.policy.policy.retry
     for it in state["items"]:
         engine.decide(it, flow.policy)
+        _replace_input(it)
         if it.decision is Decision.RETRY and flow.regenerate is not None and it.attempts > retry.max_retries:
             it.decision = Decision(retry.on_exhausted)
             it.reasons.append(f"still failing after {retry.max_retries} retries: {retry.on_exhausted}")
@@ -131,14 +132,22 @@ async def review(flow: Flow, state: FlowState) -> FlowState:
     return {}
 
 
+def _replace_input(it: engine.Item) -> None:
+    """A check that replaced the input (a redacted question): that is the input logged and sent on (re-asked)."""
+    for r in it.results:
+        rep = r.replacement
+        if rep is not None and rep.field == "input" and rep.text != it.record.input_text:
+            it.record = it.record.model_copy(update={"input": rep.text})
+
+
 def delivered(it: engine.Item) -> str | None:
     """The verdict carries the output only when it differs from what came in (retried, corrected, redacted)."""
     if it.delivered is not None:
         return it.delivered
     for r in it.results:
-        red = r.details.get("redacted") if r.details else None
-        if isinstance(red, str):
-            return red
+        rep = r.replacement
+        if rep is not None and rep.field == "output":
+            return rep.text
     return None
 
 

@@ -338,7 +338,8 @@ _SCHEMAS = {
                                ("label", pa.int8())]),
     "check_results": pa.schema([("verdict_id", pa.string()), ("id", pa.string()), ("name", pa.string()),
                                 ("score", pa.float64()), ("passed", pa.bool_()), ("ms", pa.float64()),
-                                ("error", pa.string()), ("evidence", pa.string()), ("details", pa.string())]),
+                                ("error", pa.string()), ("evidence", pa.string()), ("details", pa.string()),
+                                ("retry_hint", pa.string())]),
     "review": pa.schema([("id", pa.string()), ("verdict_id", pa.string()), ("policy", pa.string()),
                          ("confidence", pa.float64()), ("severity", pa.int32()), ("reasons", pa.string()),
                          ("created_at", _TS), ("updated_at", _TS), ("thread_id", pa.string())]),
@@ -390,7 +391,7 @@ def to_arrow(batch: list[Pair], *, vids: list[str] | None = None,
     out["check_results"] = _table("check_results", [
         [p[0] for p in pairs], [p[1] for p in pairs], [p[2].name for p in pairs], [p[2].score for p in pairs],
         [p[2].passed for p in pairs], [p[2].ms for p in pairs], [p[2].error for p in pairs],
-        [_evidence_json(p[2]) for p in pairs], [_j(p[2].details) for p in pairs]])
+        [_evidence_json(p[2]) for p in pairs], [_j(p[2].details) for p in pairs], [p[2].retry_hint for p in pairs]])
     link = threads or {}
     review = [(v.id, vid, v.policy, v.confidence, SEVERITY[v.decision] + _severity_boost(v), _j(v.reasons), now, now,
                link.get(v.id)) for vid, v in zip(vids, verds, strict=True) if v.decision is Decision.REVIEW]
@@ -420,7 +421,7 @@ def _write(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
     try:
         for name in ("verdicts", "interactions", "check_results"):
             con.register("_catalyst_buf", tables[name])
-            con.execute(f"INSERT INTO {name} SELECT * FROM _catalyst_buf")
+            con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _catalyst_buf")  # by name: migrations add columns
             con.unregister("_catalyst_buf")
         if "review" in tables:
             review = tables["review"]
