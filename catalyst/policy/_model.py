@@ -81,6 +81,20 @@ class ReviewSpec(BaseModel):
     notify: NotifySpec | None = Field(default=None, exclude=True, description="review notifications")
 
 
+class LogSpec(BaseModel):
+    """What may be kept: applied to every record and verdict before it is written anywhere (see catalyst.redaction)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    redact: bool = Field(default=True, description=(
+        "before anything is stored or sent (DuckDB, --out, webhooks, review storage), mask what the policy's "
+        "`pii`/`secrets` checks look for, in every text: input, output, context, samples, metadata, the delivered "
+        "output, evidence, reasons"))
+    detectors: list[str] = Field(default_factory=list, description=(
+        "more checks (registered names, default settings) whose findings are masked although the policy does not "
+        "run them, e.g. [secrets, pii]"))
+
+
 class SegmentOverride(BaseModel):
     """Settings for records whose ``metadata.segment`` contains every ``match`` pair."""
 
@@ -108,6 +122,8 @@ class Policy(BaseModel):
     segments: list[SegmentOverride] = Field(default_factory=list)
     calibration: dict[str, Any] | None = Field(
         default=None, description="a fitted calibrator (see `catalyst calibrate`), applied to the aggregate")
+    # what is written changes, not verdicts: excluded from dumps, so from the policy version hash
+    log: LogSpec = Field(default_factory=LogSpec, exclude=True, description="what the log may keep (redaction)")
 
     @model_validator(mode="after")
     def _unique_labels(self) -> Policy:
