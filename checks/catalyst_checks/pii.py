@@ -257,8 +257,9 @@ class Pii(Check):
     """Personal data (names, e-mails, phones, cards, IBANs, SSNs...) in the answer; block it or redact it.
 
     Score: 1.0 when nothing is found; otherwise ``0.5 × (1 − the strongest hit's confidence)``, always
-    below 0.5. Evidence holds each hit's kind, span and masked form (``**** **** **** 1111``), never the value. With ``action: redact`` the check passes, and ``details["redacted"]`` carries the text with
-    every hit replaced (presidio-anonymizer), for the verdict to deliver instead of the original.
+    below 0.5. With ``action: redact`` the check passes, and ``details["redacted"]`` carries the text with
+    every hit replaced (presidio-anonymizer), for the verdict to deliver instead of the original. Evidence
+    holds each hit's kind, span and masked form (``**** **** **** 1111``), never the value.
     """
 
     name: ClassVar[str] = "pii"
