@@ -24,6 +24,7 @@ every ``Pii`` instance and thread.
 
 from __future__ import annotations
 
+import functools
 import importlib.abc
 import re
 import sys
@@ -114,9 +115,10 @@ _DOB = re.compile(
 )
 
 # Every phone number presidio's PhoneRecognizer (the ``phonenumbers`` matcher, ~8 ms per 600 characters) can
-# find has at least six digits with at most three non-letter characters between them; text without such a
-# run skips that recognizer.
+# find has at least six digits with at most three non-letter characters between them; in pattern mode the
+# matcher reads only the windows around such runs (in full mode, the whole text when one exists).
 _PHONE_CANDIDATE = re.compile(r"\d(?:[^\w\n]{0,3}\d){5,}")
+_PHONE_MARGIN = 12
 #: Kinds whose last four characters evidence may show (they identify an account to its owner, not to others).
 _KEEP_LAST4 = frozenset({"CREDIT_CARD", "IBAN_CODE", "US_BANK_NUMBER"})
 
@@ -253,6 +255,14 @@ def get_anonymizer() -> Any:
     return _anonymizer
 
 
+@functools.lru_cache(maxsize=4096)
+def _phones(analyzer: Any, window: str, min_score: float, allow: tuple[str, ...]) -> list[tuple[int, int, str, float]]:
+    """Phone hits in one window (cached: ~2 ms each, and the same numbers recur in output, input and logs)."""
+    hits = analyzer.analyze(window, language="en", entities=["PHONE_NUMBER"], score_threshold=min_score,
+                            allow_list=list(allow) or None)
+    return [(h.start, h.end, h.entity_type, h.score) for h in hits]
+
+
 class Pii(Check):
     """Personal data (names, e-mails, phones, cards, IBANs, SSNs...) in the answer; block it or redact it.
 
@@ -363,10 +373,27 @@ class Pii(Check):
         return [Finding(h.start, h.end, h.entity_type) for h in hits]
 
     def _analyze(self, analyzer: Any, text: str, entities: list[str], art: Any) -> list[Any]:
-        if "PHONE_NUMBER" in entities and not _PHONE_CANDIDATE.search(text):
+        windows: list[tuple[int, int]] = []
+        if "PHONE_NUMBER" in entities and art is not None and not _PHONE_CANDIDATE.search(text):
             entities = [e for e in entities if e != "PHONE_NUMBER"]
-            if not entities:
-                return []
+        elif "PHONE_NUMBER" in entities and art is None:
+            # no NLP context to enhance phone scores: the phone matcher reads only the windows around digit runs
+            entities = [e for e in entities if e != "PHONE_NUMBER"]
+            for m in _PHONE_CANDIDATE.finditer(text):
+                s, e = max(0, m.start() - _PHONE_MARGIN), min(len(text), m.end() + _PHONE_MARGIN)
+                if windows and s <= windows[-1][1]:
+                    windows[-1] = (windows[-1][0], e)
+                else:
+                    windows.append((s, e))
+        out = list(self._presidio(analyzer, text, entities, art)) if entities else []
+        if windows:
+            from presidio_analyzer import RecognizerResult
+        for s, e in windows:
+            for start, end, kind, score in _phones(analyzer, text[s:e], self.min_score, tuple(self.allow_list)):
+                out.append(RecognizerResult(kind, start + s, end + s, score))
+        return out
+
+    def _presidio(self, analyzer: Any, text: str, entities: list[str], art: Any) -> list[Any]:
         return list(
             analyzer.analyze(
                 text,
