@@ -157,13 +157,16 @@ INJECTION_PATTERNS: tuple[tuple[str, str], ...] = (
         r"|\b(?:never\s+(?:been\s+)?given|without)\s+any\s+(?:safety|ethics?|ethical|alignment)\s+training\b",
     ),
     ("jailbreak words",
-     r"\b(?:jailbroken|uncensored\s+(?:AI|assistant|model|mode)|I\s+have\s+been\s+PWNED|BetterDAN|STAN|AIM|"
+     r"\b(?:jailbroken|uncensored\s+(?:AI|assistant|model|mode)|I\s+have\s+been\s+PWNED|BetterDAN|(?-i:STAN|AIM)|"
      r"Mongo\s+Tom|Evil\s+Confidant|Strive\s+To\s+Avoid\s+Norms|Always\s+Intelligent\s+and\s+Machiavellian)\b"),
     ("do anything now", r"\bdo\s+anything\s+now\b|\bDAN\s+mode\b"),
     (
         "harmful role-play",
-        r"\b(?:pretend|act|play|roleplay|role-play|imagine|story|bedtime)\b[^\n]{0,120}\b(?:napalm|meth(?:amphetamine)?|"
-        r"pipe\s+bomb|bomb|explosives?|nerve\s+agent|sarin|ricin|ransomware|malware|keylogger)\b",
+        r"\b(?:pretend|act\s+as|role-?play|play\s+(?:my|a|the|an)|imagine\s+(?:you|that)|bedtime\s+stor(?:y|ies)|"
+        r"used\s+to\s+(?:tell|read|explain|teach))\b[^\n]{0,120}\b(?:how\s+to\s+(?:make|build|synthesi[sz]e|cook|"
+        r"produce|write)|recipe|steps?\s+(?:to|for)|synthesis|instructions\s+for|explain\s+how)\b[^\n]{0,40}"
+        r"\b(?:napalm|meth(?:amphetamine)?|pipe\s+bombs?|bombs?|explosives?|nerve\s+agents?|sarin|ricin|ransomware|"
+        r"malware|keyloggers?)\b",
     ),
     (
         "mode switch",
@@ -176,7 +179,7 @@ INJECTION_PATTERNS: tuple[tuple[str, str], ...] = (
         r"(?:the\s+)?(?:developer|dev|debug|god|admin|root|sudo|maintenance|test|sandbox|diagnostic|unrestricted|"
         r"jailbreak|DAN)\s+mode\b"
         r"|\b(?:unrestricted|jailbreak|developer|debug|god|sudo|maintenance|diagnostic)\s+mode\b[^.\n]{0,80}"
-        rf"\b(?:filters?|refus\w*|restrictions|polic(?:y|ies)|safety)\b"
+        r"\b(?:filters?|refus\w*|restrictions|polic(?:y|ies)|safety)\b"
         r"|\b(?:enable|activate|turn\s+on|set)\s+(?:the\s+)?(?:jailbreak|unrestricted|uncensored)\s+(?:flag|setting|mode)",
     ),
     (

@@ -67,12 +67,13 @@ def decoded(text: str, *, limit: int = 20) -> list[str]:
 
 
 # Words of prompt attacks: a leet word whose "1"/"!" can be read as i or l is read as the one that is a word here.
-_LEXICON = frozenset(
+_LEXICON_WORDS = (
     "ignore previous instructions instruction rules rule reveal system prompt disregard developer mode filters filter "
     "hidden forget everything told before restrictions all password jailbreak unlock unlocked evil list tell follow "
     "policy policies guidelines safety disable disabled enable enabled delete bypass override secret secrets initial "
-    "original limits unfiltered unrestricted please show print your admin root debug no now free".split()
+    "original limits unfiltered unrestricted please show print your admin root debug no now free"
 )
+_LEXICON = frozenset(_LEXICON_WORDS.split())
 
 
 def _deleet(word: str) -> str:
