@@ -168,7 +168,7 @@ class _Plan:
             slots["input"] = texts.add(raw, known.get(("input", None), []))
         elif isinstance(raw, list):
             in_known = known.get(("input", None), [])
-            parts = []
+            parts: list[tuple[int, Any]] = []
             for i, content, off in _input_parts(raw):
                 if isinstance(content, list):
                     parts.append((i, [(j, texts.add(str(p["text"]))) for j, p in enumerate(content)
