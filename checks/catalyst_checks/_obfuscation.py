@@ -26,7 +26,7 @@ _LEET_L = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": 
 # A word mixing letters with leet digits/symbols (``1gn0r3``, ``pr3v10u5``).
 _LEET_WORD = re.compile(r"(?<![\w@$])(?=[\w@$!]*[A-Za-z])(?=[\w@$!]*[013457@$])[\w@$!]{3,}")
 _SPACED = re.compile(r"(?<!\w)(?:\w[ .\-_*]){2,}\w(?!\w)")
-_INTRA = re.compile(r"(?<=[A-Za-z])[.\-_*\u00b7](?=[A-Za-z])")
+_INTRA = re.compile(r"\b[A-Za-z]+(?:[.\-_*\u00b7][A-Za-z]+)+\b")
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){12,}(?![0-9A-Fa-f])")
 
@@ -76,10 +76,13 @@ _LEXICON_WORDS = (
 _LEXICON = frozenset(_LEXICON_WORDS.split())
 
 
-def _deleet(word: str) -> str:
-    plain = word.translate(_LEET_I)
+def _deleet(word: str, one: str = "i") -> str:
+    """``word`` with leet digits read as letters; unchanged unless that gives letters only (``R290`` stays)."""
+    plain = word.translate(_LEET_I if one == "i" else _LEET_L)
+    if not plain.isalpha():
+        return word
     slots = [i for i, c in enumerate(word) if c in "1!"]
-    if not slots or len(slots) > 4 or plain.lower() in _LEXICON:
+    if one != "i" or not slots or len(slots) > 4 or plain.lower() in _LEXICON:
         return plain
     for mask in range(1, 1 << len(slots)):
         chars = list(plain)
@@ -91,34 +94,55 @@ def _deleet(word: str) -> str:
     return plain
 
 
+def _unsplit(m: re.Match[str]) -> str:
+    joined = re.sub(r"[.\-_*\u00b7]", "", m.group(0))
+    return joined if joined.lower() in _LEXICON else m.group(0)
+
+
 def _joined(m: re.Match[str]) -> str:
     return re.sub(r"[ .\-_*]", "", m.group(0))
 
 
-def variants(text: str) -> list[str]:
-    """Other readings of ``text`` to scan (never ``text`` itself; empty when there is nothing to undo)."""
-    seen = {text}
+def _readings(piece: str) -> list[str]:
+    """The de-obfuscated readings of one sentence or line (each differs from it)."""
     out: list[str] = []
-
-    def add(t: str) -> None:
-        if t not in seen:
-            seen.add(t)
-            out.append(t)
-
-    clean = "".join(ch for ch in text if not _invisible(ch)) if any(map(_invisible, text)) else text
-    clean = unicodedata.normalize("NFKC", clean).translate(_CONFUSABLE)
-    add(clean)
+    clean = "".join(ch for ch in piece if not _invisible(ch)) if any(map(_invisible, piece)) else piece
+    if not clean.isascii():
+        clean = unicodedata.normalize("NFKC", clean).translate(_CONFUSABLE)
+    out.append(clean)
     if _LEET_WORD.search(clean):
-        add(_LEET_WORD.sub(lambda m: _deleet(m.group(0)), clean))
-        add(_LEET_WORD.sub(lambda m: m.group(0).translate(_LEET_L), clean))
+        out.append(_LEET_WORD.sub(lambda m: _deleet(m.group(0)), clean))
+        out.append(_LEET_WORD.sub(lambda m: _deleet(m.group(0), "l"), clean))
     if _SPACED.search(clean):
         # "i g n o r e   p r e v i o u s": letters one space apart form a word, wider gaps separate words
         marked = re.sub(r"(\w) {2,}(?=\w)", lambda m: m.group(1) + "\x00", clean)
-        add(_SPACED.sub(_joined, marked).replace("\x00", " "))
-    if _INTRA.search(clean):
-        add(_INTRA.sub("", clean))
-        add(clean.replace("_", " "))
-    for hidden in decoded(clean):
-        add(hidden)
-        out.extend(v for v in variants(hidden) if v not in seen)
+        out.append(_SPACED.sub(_joined, marked).replace("\x00", " "))
+    if _INTRA.search(clean):  # "Ign.ore", "instruc-tions": joined only when that makes a word of attacks
+        out.append(_INTRA.sub(_unsplit, clean))
+        if "_" in clean:
+            out.append(clean.replace("_", " "))
+    return [r for r in dict.fromkeys(out) if r != piece]
+
+
+_PIECE = re.compile(r"(?<=[.!?。！？])\s+|\n")
+
+
+def variants(text: str) -> list[str]:
+    """Other readings of ``text`` to scan (never ``text`` itself; empty when there is nothing to undo).
+
+    Readings are made per sentence and only the sentences a reading changes are returned (joined), so a long
+    clean passage costs one pass of a few cheap regexes."""
+    per_kind: dict[int, list[str]] = {}
+    for piece in _PIECE.split(text):
+        if not piece.strip():
+            continue
+        for k, r in enumerate(_readings(piece)):
+            per_kind.setdefault(k, []).append(r)
+    out = [" ".join(rs) for _, rs in sorted(per_kind.items())]
+    seen = {text, *out}
+    for hidden in decoded(text):
+        if hidden not in seen:
+            seen.add(hidden)
+            out.append(hidden)
+            out.extend(v for v in variants(hidden) if v not in seen)
     return out
