@@ -30,6 +30,7 @@ from typing import Any
 from catalyst.flow import Outcome
 from catalyst.policy import CompiledPolicy
 from catalyst.records import Interaction, Verdict
+from catalyst.redaction import log_redactor
 from catalyst.review.notify import Notifier
 from catalyst.store import Store
 
@@ -41,13 +42,10 @@ _log = logging.getLogger("catalyst.log")
 Redactor = Callable[[Interaction, Verdict], tuple[Interaction, Verdict]]
 
 
-def log_redactor_for(policy: CompiledPolicy) -> Redactor | None:
-    """The policy's log redactor: ``catalyst.redaction.log_redactor(policy)`` (helper `security`).
-
-    MERGE POINT: that module is not on this branch yet; until the lead wires it here, nothing is redacted
-    before write. This function is the only place the sink gets its redactor from.
-    """
-    return None
+def log_redactor_for(policy: CompiledPolicy) -> Redactor:
+    """The policy's log redactor (:func:`catalyst.redaction.log_redactor`: masks what its pii/secrets checks
+    look for, per the policy's ``log:`` section). The only place a sink gets its redactor from."""
+    return log_redactor(policy)
 
 
 def _at_exit(fn: Callable[[], None]) -> None:

@@ -15,6 +15,7 @@ pytest.importorskip("presidio_analyzer")
 
 INPUT_PII = """
 name: input-pii
+log: {redact: false}   # the check's own replacement only (the log redactor would mask the value too)
 checks:
   - pii: {mode: patterns, field: input, action: redact, entities: [EMAIL_ADDRESS]}
 """
@@ -96,3 +97,12 @@ def test_the_retry_hint_is_logged(db_path):
     with Store(db_path) as s:
         assert s.query("SELECT retry_hint FROM check_results WHERE name = 'hinted'") == [
             {"retry_hint": "answer in JSON"}]
+
+
+def test_with_the_log_redactor_the_value_is_not_logged_either(db_path):
+    v = Validator(loads_policy(INPUT_PII.replace("log: {redact: false}", "")), store=db_path)
+    assert v.validate(ASK).output is None
+    v.close()
+    with Store(db_path) as s:
+        [row] = s.query("SELECT i.input, i.output FROM interactions i")
+    assert "ana.lopez@example.com" not in row["input"] and row["output"] == "At 9 am."

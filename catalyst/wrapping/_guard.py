@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from catalyst.errors import RegenerateFailed
+from catalyst.errors import RegenerateFailed  # defined in the one tree; re-exported here
 from catalyst.flow import Regenerate, Sink
 from catalyst.pipeline import Pipeline
 from catalyst.records import Interaction, Verdict
