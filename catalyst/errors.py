@@ -14,7 +14,8 @@
         ├── StoreError            the DuckDB log could not be opened or written
         │   └── StoreLockedError  another process holds the DuckDB file read-write
         └── ModelCallError        a model endpoint could not be reached or answered badly
-            └── ModelBudgetExceeded  a verdict used up its budget of model calls or tokens
+            ├── ModelBudgetExceeded  a verdict used up its budget of model calls or tokens
+            └── UpstreamError     the proxy's upstream failed (carries the HTTP reply to pass on)
 
 User errors carry a message that names the thing and the fix; runtime failures carry the cause.
 """
@@ -105,3 +106,18 @@ class ModelCallError(RuntimeFailure):
 
 class ModelBudgetExceeded(ModelCallError):
     """A verdict used up its budget of model calls or tokens; the check fails closed (review)."""
+
+
+class UpstreamError(ModelCallError):
+    """The proxy's upstream failed: ``status``, ``body`` (OpenAI-style JSON) and ``headers`` are the reply the
+    proxy passes on (the upstream's own when it answered, 502/504 when it did not)."""
+
+    def __init__(self, status: int, body: bytes, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+        self.message = message
+        self.headers = dict(headers or {})
+
+    def __str__(self) -> str:
+        return self.message

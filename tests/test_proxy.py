@@ -174,7 +174,7 @@ def test_checks_in_threads_and_retry_from_a_thread(upstream, db_path):
     with serve_in_thread(upstream.url, policy=POLICY, db=db_path, inline_below_ms=0.0) as px, \
             openai.OpenAI(base_url=px.url, api_key="k", max_retries=0) as c:
         r = c.chat.completions.create(model="m", messages=MSG)
-        assert px.proxy._inline() is False
+        assert px.proxy.inline() is False
     assert r.choices[0].message.content == "Paris." and r.catalyst["attempts"] == 2
     assert [(x["decision"], x["attempts"]) for x in logged(db_path)] == [("accept", 2)]
 

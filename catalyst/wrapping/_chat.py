@@ -24,7 +24,6 @@ __all__ = [
     "refusal_text",
     "response_choices",
     "retry_messages",
-    "verdict_payload",
 ]
 
 REFUSAL_PREFIX = "[catalyst] This answer was withheld"
@@ -127,13 +126,3 @@ def refusal_text(verdict: Verdict) -> str:
     """The text that replaces a blocked answer: says it was withheld and why (the first reasons)."""
     reasons = "; ".join(verdict.reasons[:3]) or "it failed the validation policy"
     return f"{REFUSAL_PREFIX} by the validation policy `{verdict.policy}`: {reasons}."
-
-
-def verdict_payload(verdict: Verdict, *, evidence: bool = False) -> dict[str, Any]:
-    """The verdict as JSON-ready data for the wire (``catalyst`` field); evidence spans only on request."""
-    data = verdict.model_dump(mode="json", exclude_none=True)
-    if not evidence:
-        for c in data.get("checks", []):
-            c.pop("evidence", None)
-            c.pop("details", None)
-    return data

@@ -1,0 +1,138 @@
+"""The one retry rule for every upstream model call: the model client (:class:`catalyst.llm.LLM`) and the proxy.
+
+What is retried
+    HTTP 408, 409, 429 and every 5xx except 501 (Not Implemented) and 505 (HTTP Version Not Supported), which
+    no retry can fix; timeouts; dropped or refused connections; a 200 whose body is not a JSON completion with
+    ``choices``. Anything else (400, 401, 403, 404, 422...) fails at once: the request itself is wrong.
+How long to wait
+    What the server asked for (``retry-after-ms`` or ``retry-after``, seconds or an HTTP date); otherwise
+    ``backoff_initial * 2**(n-1)`` plus a uniform jitter in ``[0, backoff_initial)``, capped at ``backoff_max``.
+When to stop
+    After ``max_retries`` retries; at once when ``Retry-After`` asks for more than ``retry_after_max`` or more
+    than what is left of the call's ``deadline`` (the caller gets the server's answer now instead of a sleep);
+    when the next wait would reach past the deadline. Each attempt's timeout is ``timeout`` or what is left of
+    the deadline, whichever is shorter.
+
+:class:`RetryRule` is the rule for one call (it holds the call's start time). It is transport-free: the
+client layer drives it with tenacity's ``Retrying`` around the ``openai`` SDK, the proxy with
+``AsyncRetrying`` around ``aiohttp``. An attempt reports a failure worth retrying by raising
+:class:`Retryable`; any other exception ends the call at once.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import random
+import time
+from typing import Any
+
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity.stop import stop_base
+
+from catalyst.llm._config import LLMConfig
+
+__all__ = ["RetryRule", "Retryable", "retry_after_seconds", "retryable_status"]
+
+#: 5xx statuses that say the request can never succeed as sent (not retried)
+_PERMANENT_5XX = frozenset({501, 505})
+
+
+def retryable_status(status: int) -> bool:
+    """True for the statuses a retry can fix: 408, 409, 429, and 5xx except 501 and 505."""
+    return status in (408, 409, 429) or (500 <= status <= 599 and status not in _PERMANENT_5XX)
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds asked for by ``retry-after-ms`` / ``retry-after`` (number or HTTP date), or None."""
+    if headers is None:
+        return None
+    for name, div in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            v = float(raw) / div
+        except ValueError:
+            parsed = email.utils.parsedate_tz(raw) if div == 1.0 else None
+            if parsed is None:
+                continue
+            v = email.utils.mktime_tz(parsed) - time.time()
+        if math.isfinite(v):
+            return max(0.0, v)
+    return None
+
+
+class Retryable(Exception):
+    """An attempt failed in a way worth retrying. ``retry_after`` is what the server asked for (seconds);
+    ``result`` is what the caller should get if this was the last attempt (the proxy's reply, say)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, http_status: int | None = None,
+                 result: Any = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.http_status = http_status
+        self.result = result
+
+
+class _Stop(stop_base):
+    def __init__(self, rule: RetryRule) -> None:
+        self.rule = rule
+
+    def __call__(self, state: RetryCallState) -> bool:
+        return self.rule.stop_now(state)
+
+
+class RetryRule:
+    """The retry rule for one call under ``config`` (see the module docstring); make one per call."""
+
+    __slots__ = ("config", "started")
+
+    def __init__(self, config: LLMConfig) -> None:
+        self.config = config
+        self.started = time.monotonic()
+
+    def remaining(self) -> float:
+        """Seconds left of the call's deadline (``inf`` without one)."""
+        if self.config.deadline is None:
+            return math.inf
+        return self.config.deadline - (time.monotonic() - self.started)
+
+    def attempt_timeout(self) -> float:
+        """This attempt's timeout: ``timeout``, or what is left of the deadline when that is shorter."""
+        return min(self.config.timeout, max(0.05, self.remaining()))
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with additive jitter for the wait after attempt number ``attempt`` (1-based)."""
+        cfg = self.config
+        return min(cfg.backoff_max, cfg.backoff_initial * 2 ** (attempt - 1) + random.uniform(0, cfg.backoff_initial))
+
+    def wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        ra = getattr(exc, "retry_after", None)
+        wait = ra if ra is not None else self.backoff(state.attempt_number)
+        return max(0.0, min(wait, self.remaining()))
+
+    def stop_now(self, state: RetryCallState) -> bool:
+        """Stop at once when the server asks for a wait we will not make, or the deadline is spent."""
+        exc = state.outcome.exception() if state.outcome else None
+        ra = getattr(exc, "retry_after", None)
+        remaining = self.remaining()
+        if isinstance(exc, Retryable) and ra is not None and (ra > self.config.retry_after_max or ra >= remaining):
+            limit = "retry_after_max" if ra > self.config.retry_after_max else "the call's deadline"
+            exc.args = (f"{exc.args[0]}; Retry-After {ra:g}s is past {limit}",)
+            return True
+        return remaining - state.upcoming_sleep <= 0.01
+
+    def _strategy(self) -> dict[str, Any]:
+        return {"retry": retry_if_exception_type(Retryable),
+                "stop": stop_after_attempt(self.config.max_retries + 1) | _Stop(self),
+                "wait": self.wait, "reraise": True}
+
+    def retrying(self) -> Retrying:
+        """tenacity's ``Retrying`` for a sync attempt function (the last :class:`Retryable` is re-raised)."""
+        return Retrying(**self._strategy())
+
+    def aretrying(self) -> AsyncRetrying:
+        """tenacity's ``AsyncRetrying`` for an async attempt function (the last :class:`Retryable` is re-raised)."""
+        return AsyncRetrying(**self._strategy())
