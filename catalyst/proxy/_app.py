@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
 import statistics
 import time
 from collections import deque
@@ -66,6 +68,7 @@ from catalyst.wrapping import Guard
 __all__ = ["ProxyConfig", "create_app"]
 
 _JSON = "application/json"
+_log = logging.getLogger("catalyst.proxy")
 MiB = 1 << 20
 
 
@@ -211,6 +214,11 @@ class Proxy:
             assert io.failure is not None
             return Response(err.body, status_code=err.status, media_type=_JSON,
                             headers={**err.headers, **verdict_headers(io.failure)})
+        except Exception as e:  # a fault of ours: the answer is withheld and a review logged with the cause
+            if io.failure is None:
+                with contextlib.suppress(Exception):
+                    await io.fail(req.failure_record(e), e)
+            raise
         deliver(data, verdicts, "refuse")  # HTTP has no exception to raise into the app: a block is refused
         attach(data, verdicts, "catalyst", lambda v: verdict_payload(v, evidence=self.cfg.evidence))
         return Response(orjson.dumps(data), media_type=_JSON, headers=verdict_headers(verdicts[0]))
@@ -249,10 +257,15 @@ class Proxy:
         try:
             async for item in items:
                 yield item.raw if isinstance(item, _Chunk) else _sse(item)
-        except (TimeoutError, aiohttp.ClientError, orjson.JSONDecodeError, _StreamBroke) as e:
-            message = f"upstream stream broke: {type(e).__name__}: {e}"
-            yield _sse({"error": {"message": message, "type": "upstream_error", "param": None,
-                                  "code": "upstream_error"}, "catalyst": verdict_payload(state.verdicts[0])})
+        except Exception as e:  # the relay logged a review with what came so far
+            upstream_fault = isinstance(e, TimeoutError | aiohttp.ClientError | orjson.JSONDecodeError | _StreamBroke)
+            message = f"upstream stream broke: {type(e).__name__}: {e}" if upstream_fault else \
+                f"the Catalyst proxy failed on this stream: {type(e).__name__}: {e}"
+            etype = "upstream_error" if upstream_fault else "server_error"
+            event: dict[str, Any] = {"error": {"message": message, "type": etype, "param": None, "code": etype}}
+            if state.verdicts:
+                event["catalyst"] = verdict_payload(state.verdicts[0])
+            yield _sse(event)
             return
         finally:
             await items.aclose()  # type: ignore[attr-defined]
@@ -338,6 +351,21 @@ async def _server_error(request: HTTPRequest, exc: Exception) -> Response:
     return _error(500, f"the Catalyst proxy failed on this request: {type(exc).__name__}: {exc}", "server_error")
 
 
+def _json_errors(endpoint: Any) -> Any:
+    """Answer an unexpected exception with a JSON 500 inside the route, so the server keeps the connection
+    (an exception that reaches uvicorn closes it, resetting the client's next request on it)."""
+
+    @functools.wraps(endpoint)
+    async def guarded(request: HTTPRequest) -> Response:
+        try:
+            return await endpoint(request)  # type: ignore[no-any-return]
+        except Exception as e:
+            _log.exception("catalyst proxy: %s %s failed", request.method, request.url.path)
+            return await _server_error(request, e)
+
+    return guarded
+
+
 def create_app(cfg: ProxyConfig) -> Starlette:
     """The ASGI app (serve it with uvicorn). The log is flushed and closed when the app shuts down."""
     proxy = Proxy(cfg)
@@ -351,10 +379,10 @@ def create_app(cfg: ProxyConfig) -> Starlette:
             await proxy.stop()
 
     app = Starlette(routes=[
-        Route("/v1/chat/completions", proxy.chat, methods=["POST"]),
-        Route("/chat/completions", proxy.chat, methods=["POST"]),
-        Route("/v1/models", proxy.models, methods=["GET"]),
-        Route("/models", proxy.models, methods=["GET"]),
+        Route("/v1/chat/completions", _json_errors(proxy.chat), methods=["POST"]),
+        Route("/chat/completions", _json_errors(proxy.chat), methods=["POST"]),
+        Route("/v1/models", _json_errors(proxy.models), methods=["GET"]),
+        Route("/models", _json_errors(proxy.models), methods=["GET"]),
         Route("/healthz", proxy.health, methods=["GET"]),
     ], lifespan=lifespan, exception_handlers={HTTPException: _http_error, Exception: _server_error})
     app.state.proxy = proxy
