@@ -290,3 +290,40 @@ def test_malformed_stream_event_raises_and_logs_a_review(policy, db_path):
         client.close()
     assert stream.catalyst_verdict.decision is Decision.REVIEW
     assert [r["decision"] for r in rows(db_path)] == ["review"]
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_model_calls_follow_the_one_retry_rule(policy, db_path, is_async):
+    """The client's max_retries feed catalyst.llm's rule: Retry-After is honoured; a 501 is never retried
+    (the SDK's own loop would retry it)."""
+    async with ScriptedServer([Reply.rate_limited(retry_after=0.05), "Paris.", Reply.server_error(501), "Paris."]) as srv:
+        sdk = srv.async_client(max_retries=2) if is_async else srv.client(max_retries=2)
+        client = wrap_client(sdk, policy, store=db_path)
+        create = client.chat.completions.create
+        r = (await create(model="m", messages=MSG)) if is_async else create(model="m", messages=MSG)
+        assert r.choices[0].message.content == "Paris." and len(srv.requests) == 2
+        assert srv.requests[1].received_at - srv.requests[0].received_at >= 0.05
+        with pytest.raises(openai.InternalServerError) as ei:
+            await create(model="m", messages=MSG) if is_async else create(model="m", messages=MSG)
+        assert ei.value.status_code == 501 and len(srv.requests) == 3
+        await client.aclose() if is_async else client.close()
+    assert [r["decision"] for r in rows(db_path, "SELECT decision FROM verdicts ORDER BY created_at")] == [
+        "accept", "review"]
+
+
+def test_the_sync_shell_runs_the_async_core_without_a_loop_and_refuses_one_that_suspends():
+    from catalyst.openai._exchange import run_sync
+
+    async def answer() -> int:
+        return 42
+
+    class Suspend:
+        def __await__(self):
+            yield
+
+    async def suspends() -> None:
+        await Suspend()
+
+    assert run_sync(answer()) == 42
+    with pytest.raises(RuntimeError, match="suspends"):
+        run_sync(suspends())

@@ -13,7 +13,7 @@ from catalyst.llm._client import LLM, CallRecord, Usage
 from catalyst.llm._config import LLMConfig
 from catalyst.llm._log import ModelCallLog
 from catalyst.llm._resolve import as_llm, resolve_llm, shared_llm
-from catalyst.llm._retry import Retryable, RetryRule, retry_after_seconds, retryable_status
+from catalyst.llm._retry import Retryable, RetryRule, retry_after_seconds, retryable_status, sdk_failure
 
 __all__ = ["LLM", "CallRecord", "LLMConfig", "ModelCallLog", "RetryRule", "Retryable", "Usage", "as_llm", "resolve_llm",
-           "retry_after_seconds", "retryable_status", "shared_llm"]
+           "retry_after_seconds", "retryable_status", "sdk_failure", "shared_llm"]

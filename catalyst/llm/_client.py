@@ -33,7 +33,7 @@ from typing import Any
 
 from catalyst.errors import ModelBudgetExceeded, ModelCallError
 from catalyst.llm._config import LLMConfig
-from catalyst.llm._retry import Retryable, RetryRule, retry_after_seconds, retryable_status
+from catalyst.llm._retry import Retryable, RetryRule, sdk_failure, short
 
 __all__ = ["LLM", "CallRecord", "Usage"]
 
@@ -276,23 +276,15 @@ class LLM:
                 resp = client.chat.completions.create(model=call.model, **params)
             else:
                 resp = client.completions.create(model=call.model, **params)
-        except openai.APIStatusError as e:
-            status = e.status_code
-            msg = f"HTTP {status}: {_short(e.message)}"
-            if retryable_status(status):
-                raise Retryable(msg, retry_after=retry_after_seconds(e.response.headers), http_status=status) from e
-            raise ModelCallError(self._failure(call, msg + _hint(status))) from e
-        except openai.APITimeoutError as e:
-            raise Retryable(f"timed out after {timeout:.2f}s") from e
-        except openai.APIConnectionError as e:
-            raise Retryable(f"connection failed: {_short(str(e.__cause__ or e))}") from e
-        except ValueError as e:  # the body was not JSON (the SDK parses lazily and raises JSONDecodeError)
-            raise Retryable(f"response body is not valid JSON: {_short(str(e))}") from e
-        except openai.OpenAIError as e:
-            raise ModelCallError(self._failure(call, _short(str(e)))) from e
         except Exception as e:
-            if type(e).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "h11"):
-                raise Retryable(f"transport error: {type(e).__name__}: {_short(str(e))}") from e
+            again = sdk_failure(e, timeout)
+            if again is not None:
+                raise again from e
+            if isinstance(e, openai.APIStatusError):
+                raise ModelCallError(self._failure(call, f"HTTP {e.status_code}: {short(e.message)}"
+                                                         + _hint(e.status_code))) from e
+            if isinstance(e, openai.OpenAIError):
+                raise ModelCallError(self._failure(call, short(str(e)))) from e
             raise
         choices = getattr(resp, "choices", None)
         if not isinstance(choices, list) or not choices:
@@ -316,11 +308,6 @@ def _usage_of(resp: Any) -> tuple[int, int]:
     if u is None:
         return 0, 0
     return int(getattr(u, "prompt_tokens", 0) or 0), int(getattr(u, "completion_tokens", 0) or 0)
-
-
-def _short(s: str, n: int = 300) -> str:
-    s = " ".join(str(s).split())
-    return s if len(s) <= n else s[: n - 1] + "…"
 
 
 def _hint(status: int) -> str:

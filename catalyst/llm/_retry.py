@@ -32,7 +32,7 @@ from tenacity.stop import stop_base
 
 from catalyst.llm._config import LLMConfig
 
-__all__ = ["RetryRule", "Retryable", "retry_after_seconds", "retryable_status"]
+__all__ = ["RetryRule", "Retryable", "retry_after_seconds", "retryable_status", "sdk_failure"]
 
 #: 5xx statuses that say the request can never succeed as sent (not retried)
 _PERMANENT_5XX = frozenset({501, 505})
@@ -73,6 +73,34 @@ class Retryable(Exception):
         self.retry_after = retry_after
         self.http_status = http_status
         self.result = result
+
+
+def short(s: str, n: int = 300) -> str:
+    """``s`` on one line, at most ``n`` characters."""
+    s = " ".join(str(s).split())
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def sdk_failure(e: BaseException, timeout: float | None = None) -> Retryable | None:
+    """The :class:`Retryable` for an ``openai`` SDK exception this rule retries (``result`` is the exception
+    itself), or None when a retry cannot help. ``timeout``: the attempt's, for the message."""
+    import openai
+
+    if isinstance(e, openai.APIStatusError):
+        status = e.status_code
+        if not retryable_status(status):
+            return None
+        return Retryable(f"HTTP {status}: {short(e.message)}", retry_after=retry_after_seconds(e.response.headers),
+                         http_status=status, result=e)
+    if isinstance(e, openai.APITimeoutError):
+        return Retryable("timed out" + (f" after {timeout:.2f}s" if timeout is not None else ""), result=e)
+    if isinstance(e, openai.APIConnectionError):
+        return Retryable(f"connection failed: {short(str(e.__cause__ or e))}", result=e)
+    if isinstance(e, ValueError):  # the body was not JSON (the SDK parses lazily and raises JSONDecodeError)
+        return Retryable(f"response body is not valid JSON: {short(str(e))}", result=e)
+    if type(e).__module__.split(".")[0] in ("httpx", "httpcore", "h11"):
+        return Retryable(f"transport error: {type(e).__name__}: {short(str(e))}", result=e)
+    return None
 
 
 class _Stop(stop_base):

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from catalyst.errors import ConfigError
+from catalyst.llm import LLMConfig, Retryable, RetryRule, sdk_failure
 from catalyst.openai._exchange import AsyncRegenerate, complete, run_sync, sync_regenerate
 from catalyst.openai._stream import AsyncValidatedStream, ChunkChecker, ValidatedStream, chunk_steps
 from catalyst.openai._wire import (
@@ -48,15 +49,58 @@ class _Options:
         return response
 
 
-class _SyncIO:
-    """The exchange's outside world for the sync SDK: each ``async`` method is a sync call (never suspends)."""
+def retry_config(client: Any) -> LLMConfig:
+    """catalyst.llm's retry rule with the SDK client's own settings: its ``max_retries`` and ``timeout``, the
+    SDK's backoff range (0.5 s doubling up to 8 s) and ``Retry-After`` honoured up to 60 s."""
+    t = client.timeout
+    timeout = float(t) if isinstance(t, int | float) else float(getattr(t, "read", None) or 600.0)
+    return LLMConfig(max_retries=min(20, int(client.max_retries)), timeout=timeout, deadline=None,
+                     backoff_initial=0.5, backoff_max=8.0, retry_after_max=60.0, budget_calls=None,
+                     budget_tokens=None)
 
-    def __init__(self, create: Any, guard: Guard) -> None:
+
+def _retry_or_raise(e: Exception) -> NoReturn:
+    again = sdk_failure(e)
+    if again is not None:
+        raise again from e
+    raise e
+
+
+def _final(e: Retryable) -> BaseException:
+    """The SDK's own exception of the last attempt, raised as if there had been no retry wrapper."""
+    err: BaseException = e.result
+    err.__suppress_context__ = True
+    return err
+
+
+def _no_choices(body: dict[str, Any], response: Any) -> None:
+    if not body.get("stream") and not response_choices(response):
+        err = ValueError("the model answered without any choice")
+        raise Retryable(str(err), result=err)
+
+
+class _SyncIO:
+    """The exchange's outside world for the sync SDK: each ``async`` method is a sync call (never suspends).
+    Model calls run under catalyst.llm's retry rule (the SDK's own retries are off for them)."""
+
+    def __init__(self, create: Any, guard: Guard, rule: LLMConfig) -> None:
         self.create = create
         self.guard = guard
+        self.rule = rule
+
+    def _attempt(self, body: dict[str, Any]) -> Any:
+        try:
+            response = self.create(**body)
+        except Exception as e:
+            _retry_or_raise(e)
+        _no_choices(body, response)
+        return response
 
     async def send(self, body: dict[str, Any]) -> Any:
-        return self.create(**body)
+        try:
+            return RetryRule(self.rule).retrying()(self._attempt, body)
+        except Retryable as e:
+            raise _final(e) from e.result.__cause__
 
     async def check(self, records: list[Interaction], regenerate: AsyncRegenerate | None) -> list[Verdict]:
         return self.guard.check(records, sync_regenerate(regenerate))
@@ -66,8 +110,19 @@ class _SyncIO:
 
 
 class _AsyncIO(_SyncIO):
+    async def _aattempt(self, body: dict[str, Any]) -> Any:
+        try:
+            response = await self.create(**body)
+        except Exception as e:
+            _retry_or_raise(e)
+        _no_choices(body, response)
+        return response
+
     async def send(self, body: dict[str, Any]) -> Any:
-        return await self.create(**body)
+        try:
+            return await RetryRule(self.rule).aretrying()(self._aattempt, body)
+        except Retryable as e:
+            raise _final(e) from e.result.__cause__
 
     async def check(self, records: list[Interaction], regenerate: AsyncRegenerate | None) -> list[Verdict]:
         return await self.guard.acheck(records, regenerate)
@@ -78,10 +133,10 @@ class _Completions:
 
     _io_cls: type[_SyncIO] = _SyncIO
 
-    def __init__(self, inner: Any, opts: _Options) -> None:
+    def __init__(self, inner: Any, opts: _Options, rule: LLMConfig) -> None:
         self._inner = inner
         self._opts = opts
-        self._io = self._io_cls(inner.create, opts.guard)
+        self._io = self._io_cls(inner.create, opts.guard, rule)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -92,7 +147,7 @@ class _Completions:
     def create(self, **kwargs: Any) -> Any:
         request = Request.parse(kwargs)
         if request.stream:
-            return self._stream(request, self._inner.create(**request.body), ValidatedStream)
+            return self._stream(request, run_sync(self._io.send(request.body)), ValidatedStream)
         return self._opts.finish(*run_sync(complete(request, self._io, retry=self._opts.retry)))
 
 
@@ -104,7 +159,7 @@ class _AsyncCompletions(_Completions):
     async def create(self, **kwargs: Any) -> Any:  # type: ignore[override]
         request = Request.parse(kwargs)
         if request.stream:
-            return self._stream(request, await self._inner.create(**request.body), AsyncValidatedStream)
+            return self._stream(request, await self._io.send(request.body), AsyncValidatedStream)
         return self._opts.finish(*await complete(request, self._io, retry=self._opts.retry))
 
 
@@ -125,7 +180,8 @@ class ValidatedClient:
         self._client = client
         self.guard = opts.guard
         comp_cls = _AsyncCompletions if is_async else _Completions
-        self.chat = _Chat(client.chat, comp_cls(client.chat.completions, opts))
+        quiet = client.with_options(max_retries=0)  # retries are catalyst.llm's rule's, with the client's settings
+        self.chat = _Chat(client.chat, comp_cls(quiet.chat.completions, opts, retry_config(client)))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -179,6 +235,9 @@ def wrap_client(client: Any, policy: PolicyLike = "default", *, store: Store | s
     - Streams (``stream=True``) pass through chunk by chunk; ``stream.catalyst_verdict`` is set when the
       stream ends (and, under ``on_block="raise"``, a blocked stream raises then). ``stream_checks=["denylist"]``
       cuts a stream whose text fails those checks.
+    - Model calls (the first, re-asks, opening a stream) are retried by catalyst.llm's one rule (408, 409, 429,
+      5xx but 501/505, timeouts, dropped connections; backoff with jitter; ``Retry-After`` honoured), taking
+      the client's ``max_retries`` and ``timeout``; the SDK's own retry loop is off for them.
     - A failed call logs a ``review`` verdict with the error and raises the SDK's exception unchanged.
     """
     import openai

@@ -12,6 +12,7 @@ further: the control flow is shared too).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterable
 from typing import Any, Protocol, TypeVar
@@ -127,7 +128,7 @@ async def relay(chunks: AsyncIterator[Any], state: StreamState, io: ExchangeIO,
                 yield cut_chunk(state.acc)
                 break
             yield chunk
-    except GeneratorExit:  # the caller stopped reading: judge what it received
+    except (GeneratorExit, asyncio.CancelledError):  # the caller stopped reading or went away: judge what it got
         state.verdicts = await io.check(state.records(partial=True, stopped_by_caller=True), None)
         raise
     except Exception as e:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import anyio
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -268,9 +269,10 @@ class Proxy:
             yield _sse(event)
             return
         finally:
-            await items.aclose()  # type: ignore[attr-defined]
             if not state.cut_off:
                 upstream.release()
+            with anyio.CancelScope(shield=True):  # a client that hung up: still judge and log what it got
+                await items.aclose()  # type: ignore[attr-defined]
         yield _sse(final_chunk(state.acc, state.verdicts, evidence=self.cfg.evidence))
         yield b"data: [DONE]\n\n"
 
@@ -292,6 +294,12 @@ class _ProxyIO:
         return data
 
     async def check(self, records: list[Interaction], regenerate: AsyncRegenerate | None) -> list[Verdict]:
+        verdicts: list[Verdict] = []
+        with anyio.CancelScope(shield=True):  # a verdict is finished and logged even if the client hangs up
+            verdicts = await self._check(records, regenerate)
+        return verdicts
+
+    async def _check(self, records: list[Interaction], regenerate: AsyncRegenerate | None) -> list[Verdict]:
         px = self.proxy
         if px.inline():
             verdicts = await px.guard.acheck(records, regenerate)
@@ -309,8 +317,10 @@ class _ProxyIO:
         return verdicts
 
     async def fail(self, record: Interaction, error: BaseException) -> Verdict:
-        self.failure = await self.proxy.in_pool(self.proxy.guard.log_failure, record, describe_failure(error))
-        return self.failure
+        with anyio.CancelScope(shield=True):
+            verdict: Verdict = await self.proxy.in_pool(self.proxy.guard.log_failure, record, describe_failure(error))
+        self.failure = verdict
+        return verdict
 
 
 class _StreamBroke(Exception):
