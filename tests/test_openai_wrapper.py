@@ -296,7 +296,8 @@ def test_malformed_stream_event_raises_and_logs_a_review(policy, db_path):
 async def test_model_calls_follow_the_one_retry_rule(policy, db_path, is_async):
     """The client's max_retries feed catalyst.llm's rule: Retry-After is honoured; a 501 is never retried
     (the SDK's own loop would retry it)."""
-    async with ScriptedServer([Reply.rate_limited(retry_after=0.05), "Paris.", Reply.server_error(501), "Paris."]) as srv:
+    script = [Reply.rate_limited(retry_after=0.05), "Paris.", Reply.server_error(501), "Paris."]
+    async with ScriptedServer(script) as srv:
         sdk = srv.async_client(max_retries=2) if is_async else srv.client(max_retries=2)
         client = wrap_client(sdk, policy, store=db_path)
         create = client.chat.completions.create

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from catalyst.errors import ConfigError
 from catalyst.llm import LLMConfig, Retryable, RetryRule, sdk_failure
@@ -59,48 +59,42 @@ def retry_config(client: Any) -> LLMConfig:
                      budget_tokens=None)
 
 
-def _retry_or_raise(e: Exception) -> NoReturn:
-    again = sdk_failure(e)
-    if again is not None:
-        raise again from e
-    raise e
-
-
-def _final(e: Retryable) -> BaseException:
-    """The SDK's own exception of the last attempt, raised as if there had been no retry wrapper."""
-    err: BaseException = e.result
-    err.__suppress_context__ = True
-    return err
-
-
-def _no_choices(body: dict[str, Any], response: Any) -> None:
-    if not body.get("stream") and not response_choices(response):
-        err = ValueError("the model answered without any choice")
-        raise Retryable(str(err), result=err)
-
-
 class _SyncIO:
-    """The exchange's outside world for the sync SDK: each ``async`` method is a sync call (never suspends).
-    Model calls run under catalyst.llm's retry rule (the SDK's own retries are off for them)."""
+    """The exchange's outside world for the sync SDK: each ``async`` method only reaches sync code (it never
+    suspends, so :func:`run_sync` can drive it). Model calls run under catalyst.llm's retry rule (the SDK's
+    own retries are off for them); the last attempt's SDK exception is raised as is."""
 
     def __init__(self, create: Any, guard: Guard, rule: LLMConfig) -> None:
         self.create = create
         self.guard = guard
         self.rule = rule
 
-    def _attempt(self, body: dict[str, Any]) -> Any:
+    async def _call(self, body: dict[str, Any]) -> Any:
+        return self.create(**body)
+
+    async def _attempt(self, body: dict[str, Any]) -> Any:
         try:
-            response = self.create(**body)
+            response = await self._call(body)
         except Exception as e:
-            _retry_or_raise(e)
-        _no_choices(body, response)
+            again = sdk_failure(e)
+            if again is not None:
+                raise again from e
+            raise
+        if not body.get("stream") and not response_choices(response):
+            err = ValueError("the model answered without any choice")
+            raise Retryable(str(err), result=err)
         return response
+
+    async def _retried(self, body: dict[str, Any]) -> Any:
+        return RetryRule(self.rule).retrying()(lambda: run_sync(self._attempt(body)))
 
     async def send(self, body: dict[str, Any]) -> Any:
         try:
-            return RetryRule(self.rule).retrying()(self._attempt, body)
+            return await self._retried(body)
         except Retryable as e:
-            raise _final(e) from e.result.__cause__
+            err: BaseException = e.result
+            err.__suppress_context__ = True
+            raise err from err.__cause__
 
     async def check(self, records: list[Interaction], regenerate: AsyncRegenerate | None) -> list[Verdict]:
         return self.guard.check(records, sync_regenerate(regenerate))
@@ -110,19 +104,11 @@ class _SyncIO:
 
 
 class _AsyncIO(_SyncIO):
-    async def _aattempt(self, body: dict[str, Any]) -> Any:
-        try:
-            response = await self.create(**body)
-        except Exception as e:
-            _retry_or_raise(e)
-        _no_choices(body, response)
-        return response
+    async def _call(self, body: dict[str, Any]) -> Any:
+        return await self.create(**body)
 
-    async def send(self, body: dict[str, Any]) -> Any:
-        try:
-            return await RetryRule(self.rule).aretrying()(self._aattempt, body)
-        except Retryable as e:
-            raise _final(e) from e.result.__cause__
+    async def _retried(self, body: dict[str, Any]) -> Any:
+        return await RetryRule(self.rule).aretrying()(self._attempt, body)
 
     async def check(self, records: list[Interaction], regenerate: AsyncRegenerate | None) -> list[Verdict]:
         return await self.guard.acheck(records, regenerate)
