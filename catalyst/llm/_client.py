@@ -229,7 +229,7 @@ class LLM:
     def _call(self, endpoint: str, model: str | None, key: str | None, **params: Any) -> Any:
         call = _Call(endpoint=endpoint, model=self.config.require_model(model), key=key, rule=RetryRule(self.config))
         try:
-            return call.rule.retrying()(self._attempt, call, params)
+            return call.rule.run(self._attempt, call, params)
         except ModelCallError:
             raise
         except Retryable as e:

@@ -13,9 +13,10 @@ When to stop
     when the next wait would reach past the deadline. Each attempt's timeout is ``timeout`` or what is left of
     the deadline, whichever is shorter.
 
-:class:`RetryRule` is the rule for one call (it holds the call's start time). It is transport-free: the
-client layer drives it with tenacity's ``Retrying`` around the ``openai`` SDK, the proxy with
-``AsyncRetrying`` around ``aiohttp``. An attempt reports a failure worth retrying by raising
+:class:`RetryRule` is the rule for one call (it holds the call's start time). It is transport-free:
+:meth:`RetryRule.run` (tenacity's ``Retrying``) drives the model client's and the sync drop-in client's calls
+through the ``openai`` SDK, :meth:`RetryRule.arun` (``AsyncRetrying``) the async client's and the proxy's
+``aiohttp`` calls. An attempt reports a failure worth retrying by raising
 :class:`Retryable`; any other exception ends the call at once.
 """
 
@@ -25,7 +26,8 @@ import email.utils
 import math
 import random
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.stop import stop_base
@@ -33,6 +35,8 @@ from tenacity.stop import stop_base
 from catalyst.llm._config import LLMConfig
 
 __all__ = ["RetryRule", "Retryable", "retry_after_seconds", "retryable_status", "sdk_failure"]
+
+T = TypeVar("T")
 
 #: 5xx statuses that say the request can never succeed as sent (not retried)
 _PERMANENT_5XX = frozenset({501, 505})
@@ -157,10 +161,42 @@ class RetryRule:
                 "stop": stop_after_attempt(self.config.max_retries + 1) | _Stop(self),
                 "wait": self.wait, "reraise": True}
 
-    def retrying(self) -> Retrying:
-        """tenacity's ``Retrying`` for a sync attempt function (the last :class:`Retryable` is re-raised)."""
-        return Retrying(**self._strategy())
+    def run(self, attempt: Callable[..., T], *args: Any) -> T:
+        """Call ``attempt(*args)`` under this rule (tenacity's ``Retrying``); the last :class:`Retryable` is
+        re-raised. A first attempt that succeeds costs one call: tenacity only takes over after a failure."""
+        try:
+            return attempt(*args)
+        except Retryable as e:
+            first: Retryable | None = e
+        return Retrying(**self._strategy())(_replay(first, attempt), *args)  # type: ignore[no-any-return]
 
-    def aretrying(self) -> AsyncRetrying:
-        """tenacity's ``AsyncRetrying`` for an async attempt function (the last :class:`Retryable` is re-raised)."""
-        return AsyncRetrying(**self._strategy())
+    async def arun(self, attempt: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """:meth:`run` for an async ``attempt`` (tenacity's ``AsyncRetrying``, sleeping on the event loop)."""
+        try:
+            return await attempt(*args)
+        except Retryable as e:
+            first: Retryable | None = e
+        return await AsyncRetrying(**self._strategy())(_areplay(first, attempt), *args)  # type: ignore[no-any-return]
+
+
+def _replay(first: Retryable | None, attempt: Callable[..., T]) -> Callable[..., T]:
+    """``attempt``, except that its first call re-raises ``first`` (the failure already seen): tenacity then
+    numbers, waits and stops exactly as if it had made that call itself."""
+    pending = [first]
+
+    def again(*args: Any) -> T:
+        if pending[0] is not None:
+            e, pending[0] = pending[0], None
+            raise e
+        return attempt(*args)
+
+    return again
+
+
+def _areplay(first: Retryable | None, attempt: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    sync_again = _replay(first, attempt)
+
+    async def again(*args: Any) -> T:
+        return await sync_again(*args)
+
+    return again

@@ -86,7 +86,7 @@ class _SyncIO:
         return response
 
     async def _retried(self, body: dict[str, Any]) -> Any:
-        return RetryRule(self.rule).retrying()(lambda: run_sync(self._attempt(body)))
+        return RetryRule(self.rule).run(lambda: run_sync(self._attempt(body)))
 
     async def send(self, body: dict[str, Any]) -> Any:
         try:
@@ -108,7 +108,7 @@ class _AsyncIO(_SyncIO):
         return await self.create(**body)
 
     async def _retried(self, body: dict[str, Any]) -> Any:
-        return await RetryRule(self.rule).aretrying()(self._attempt, body)
+        return await RetryRule(self.rule).arun(self._attempt, body)
 
     async def check(self, records: list[Interaction], regenerate: AsyncRegenerate | None) -> list[Verdict]:
         return await self.guard.acheck(records, regenerate)

@@ -154,7 +154,7 @@ class Request:
         if via is not None:
             meta.setdefault("via", via)
         try:  # the record contract, checked now: a bad request never reaches the upstream
-            template = make_record(body["messages"], "", context=context, metadata=meta)
+            template = make_record(body["messages"], "", context=context, metadata=meta, id="-")  # id: per answer
         except ValidationError as e:
             err = e.errors()[0]
             loc = [str(x) for x in err["loc"]]

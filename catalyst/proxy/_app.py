@@ -206,7 +206,7 @@ class Proxy:
             req = Request.parse(body, via="proxy")
         except RecordError as e:
             return _error(400, str(e), param=e.field)
-        io = _ProxyIO(self, self._upstream_headers(request, req.stream))
+        io = _ProxyIO(self, self._upstream_headers(request, req.stream), req.stream)
         if req.stream:
             return await self._stream(req, io)
         try:
@@ -280,9 +280,10 @@ class Proxy:
 class _ProxyIO:
     """The exchange's outside world in the proxy: aiohttp upstream, checks inline or in the check threads."""
 
-    def __init__(self, proxy: Proxy, headers: dict[str, str]) -> None:
+    def __init__(self, proxy: Proxy, headers: dict[str, str], stream: bool) -> None:
         self.proxy = proxy
         self.headers = headers
+        self.stream = stream
         self.failure: Verdict | None = None
 
     async def send(self, body: dict[str, Any]) -> Any:
@@ -294,6 +295,8 @@ class _ProxyIO:
         return data
 
     async def check(self, records: list[Interaction], regenerate: AsyncRegenerate | None) -> list[Verdict]:
+        if not self.stream:  # only a stream's task is cancelled when its client hangs up
+            return await self._check(records, regenerate)
         verdicts: list[Verdict] = []
         with anyio.CancelScope(shield=True):  # a verdict is finished and logged even if the client hangs up
             verdicts = await self._check(records, regenerate)

@@ -84,7 +84,7 @@ async def send(http: aiohttp.ClientSession, cfg: LLMConfig, url: str, body: byte
         return await _attempt(http, rule, url, body, headers, stream)
 
     try:
-        return await rule.aretrying()(attempt)
+        return await rule.arun(attempt)
     except Retryable as e:
         final: UpstreamError = e.result
         final.message = f"{final.message} (after {attempts} attempt{'s' if attempts != 1 else ''}: {e})"
