@@ -9,6 +9,8 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import catalyst
 from catalyst.proxy import ProxyServer, serve_in_thread
@@ -202,3 +204,41 @@ def test_the_proxy_retries_by_the_shared_rule(http, upstream, status, sent):
 def test_max_body_bytes_is_checked():
     with pytest.raises(catalyst.errors.ConfigError, match="--max-body-bytes"):
         serve_in_thread("http://127.0.0.1:9/v1", db=None, max_body_bytes=10)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12)
+request_bodies = st.fixed_dictionaries({}, optional={
+    "model": st.one_of(st.just("m"), json_values),
+    "messages": st.one_of(st.just(MSG), json_values,
+                          st.lists(st.dictionaries(st.sampled_from(["role", "content"]), json_values), max_size=3)),
+    "stream": st.one_of(st.just(False), json_values),
+    "catalyst_context": json_values,
+    "catalyst_metadata": json_values,
+})
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=request_bodies)
+def test_fuzz_request_parsing_gives_a_request_or_a_record_error(body):
+    from catalyst.openai._wire import Request
+
+    try:
+        req = Request.parse(body, via="proxy")
+    except catalyst.errors.RecordError as e:
+        assert e.field and str(e)
+    else:
+        assert not any(k.startswith("catalyst_") for k in req.body)
+        assert all(isinstance(p, str) for p in req.context) and isinstance(req.metadata, dict)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=request_bodies.map(lambda b: {**b, "stream": False}))
+def test_fuzz_the_proxy_answers_every_body_with_json_and_never_a_500(http, upstream, body):
+    before = len(upstream.requests)
+    r = http.post("/chat/completions", json=body)
+    assert r.status_code in (200, 400), r.text
+    assert r.headers["content-type"].startswith("application/json") and r.json()
+    assert len(upstream.requests) == before + (r.status_code == 200)

@@ -179,7 +179,7 @@ class Request:
 
     def failure_record(self, error: BaseException, text: str = "", **metadata: Any) -> Interaction:
         """The record logged when the model call failed (``text``: what a stream delivered before)."""
-        status = getattr(error, "status", None) or getattr(error, "status_code", None)
+        status = _status(error)
         if status is not None:
             metadata["upstream_status"] = status
         return self.record(text, error=describe_failure(error)[:1000], **metadata)
@@ -189,12 +189,21 @@ class Request:
         return {**self.body, "messages": retry_messages(self.messages, previous, reasons)}
 
 
+def _status(error: BaseException) -> int | None:
+    """The HTTP status of a failed call (the proxy's ``UpstreamError.status``, the SDK's ``status_code``)."""
+    for name in ("status", "status_code"):
+        value = getattr(error, name, None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
 def describe_failure(error: BaseException | str) -> str:
     """One line for a failed model call: ``upstream HTTP 503: ...`` when it answered, else the exception."""
     if isinstance(error, str):
         return error
-    status = getattr(error, "status", None) or getattr(error, "status_code", None)
-    if isinstance(status, int):
+    status = _status(error)
+    if status is not None:
         return f"upstream HTTP {status}: {getattr(error, 'message', None) or error}"
     return f"{type(error).__name__}: {error}"
 
