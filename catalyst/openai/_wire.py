@@ -39,7 +39,9 @@ from catalyst.wrapping._chat import (
     choice_logprobs,
     choice_text,
     is_messages,
+    json_kind,
     make_record,
+    pop_extras,
     refusal_text,
     response_choices,
     retry_messages,
@@ -50,8 +52,6 @@ __all__ = ["DEFAULT_ON_BLOCK", "Request", "StreamAccumulator", "attach", "blocke
 
 #: what a blocked answer does in the drop-in client and ``catalyst.wrap`` unless told otherwise
 DEFAULT_ON_BLOCK: OnBlock = "raise"
-#: the request fields Catalyst takes out before the request goes upstream
-EXTRAS = ("catalyst_context", "catalyst_metadata")
 _RECORD_FIELD = {"context": "catalyst_context", "metadata": "catalyst_metadata", "input": "messages"}
 
 
@@ -74,11 +74,6 @@ def _set(obj: Any, key: str, value: Any) -> None:
         setattr(obj, key, value)
 
 
-def _kind(v: Any) -> str:
-    return "null" if v is None else {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
-        type(v), type(v).__name__)
-
-
 def error_body(message: str, etype: str = "invalid_request_error", *, param: str | None = None,
                code: str | None = None) -> bytes:
     """An OpenAI-style error: ``{"error": {"message", "type", "param", "code"}}``."""
@@ -86,29 +81,6 @@ def error_body(message: str, etype: str = "invalid_request_error", *, param: str
 
 
 # -- requests ---------------------------------------------------------------------------------------
-def _context(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            if not isinstance(item, str):
-                raise RecordError(f"must be a list of strings (passages) or one string; item {i} is "
-                                  f"{_kind(item)}", field="catalyst_context")
-        return list(value)
-    raise RecordError(f"must be a list of strings (passages) or one string, not {_kind(value)}",
-                      field="catalyst_context")
-
-
-def _metadata(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise RecordError(f"must be an object with string keys, not {_kind(value)}", field="catalyst_metadata")
-    return dict(value)
-
-
 @dataclass(slots=True)
 class Request:
     """A chat completion request with Catalyst's fields taken out and checked; ``body`` is what goes upstream."""
@@ -133,20 +105,16 @@ class Request:
         Raises :class:`~catalyst.errors.RecordError` naming the field at fault; ``body`` is not changed.
         """
         body = dict(body)
-        extra = sorted(k for k in body if k.startswith("catalyst_") and k not in EXTRAS)
-        if extra:
-            raise RecordError(f"unknown Catalyst field; known: {', '.join(EXTRAS)}", field=extra[0])
-        context = _context(body.pop("catalyst_context", None))
-        meta = _metadata(body.pop("catalyst_metadata", None))
+        context, meta = pop_extras(body)
         model = body.get("model")
         if not isinstance(model, str) or not model:
-            raise RecordError(f"a chat completion needs a model name (a non-empty string), got {_kind(model)}",
+            raise RecordError(f"a chat completion needs a model name (a non-empty string), got {json_kind(model)}",
                               field="model")
         if not is_messages(body.get("messages")):
             raise RecordError("a chat completion needs a non-empty list of messages, each with a `role`",
                               field="messages")
         if "stream" in body and not isinstance(body["stream"], bool | None):
-            raise RecordError(f"must be true or false, not {_kind(body['stream'])}", field="stream")
+            raise RecordError(f"must be true or false, not {json_kind(body['stream'])}", field="stream")
         sent_meta = body.get("metadata")
         if not context and isinstance(sent_meta, dict) and isinstance(sent_meta.get("catalyst_context"), str):
             context = [sent_meta["catalyst_context"]]  # OpenAI's own `metadata` (string values only)
