@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 from catalyst.flow import Regenerate
 from catalyst.openai._wire import Request, StreamAccumulator, cut_chunk
 from catalyst.records import Interaction, Verdict
-from catalyst.wrapping import RegenerateFailed
+from catalyst.errors import RegenerateFailed
 from catalyst.wrapping._chat import choice_text, response_choices
 
 __all__ = ["ExchangeIO", "StreamState", "complete", "relay", "run_sync", "sync_iter"]
