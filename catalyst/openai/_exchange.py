@@ -17,10 +17,10 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterable
 from typing import Any, Protocol, TypeVar
 
+from catalyst.errors import RegenerateFailed
 from catalyst.flow import Regenerate
 from catalyst.openai._wire import Request, StreamAccumulator, cut_chunk
 from catalyst.records import Interaction, Verdict
-from catalyst.errors import RegenerateFailed
 from catalyst.wrapping._chat import choice_text, response_choices
 
 __all__ = ["ExchangeIO", "StreamState", "complete", "relay", "run_sync", "sync_iter"]
