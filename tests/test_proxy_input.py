@@ -75,6 +75,7 @@ BAD_FIELDS = [
     ({"catalyst_context": True}, "catalyst_context", "not boolean"),
     ({"catalyst_metadata": "eu"}, "catalyst_metadata", "not string"),
     ({"catalyst_metadata": [1]}, "catalyst_metadata", "not array"),
+    ({"catalyst_metadata": {"segment": "EU"}}, "catalyst_metadata.segment", "must be an object"),
     ({"catalyst_contex": ["typo"]}, "catalyst_contex", "unknown Catalyst argument"),
     ({"model": ""}, "model", "model name"),
     ({"model": 7}, "model", "model name"),
