@@ -243,3 +243,14 @@ def test_fuzz_the_proxy_answers_every_body_with_json_and_never_a_500(http, upstr
     assert r.status_code in (200, 400), r.text
     assert r.headers["content-type"].startswith("application/json") and r.json()
     assert len(upstream.requests) == before + (r.status_code == 200)
+
+
+def test_models_errors_from_upstream_are_json(http, upstream, monkeypatch):
+    from catalyst.testing import _server
+
+    def broken(self):  # a mock, on purpose: the scripted server's /models never fails by itself
+        self._send(503, b"<html>maintenance</html>", {"content-type": "text/html"})
+
+    monkeypatch.setattr(_server._Handler, "do_GET", broken)
+    err = assert_json_error(http.get("/models"), 503, match="maintenance")
+    assert err["type"] == "upstream_error"

@@ -60,7 +60,7 @@ from catalyst.openai._wire import (
     verdict_payload,
 )
 from catalyst.policy._compile import Step
-from catalyst.proxy._upstream import error_of, send
+from catalyst.proxy._upstream import as_error_body, error_of, send
 from catalyst.records import Interaction, Verdict
 from catalyst.store import Store
 from catalyst.validator import PolicyLike
@@ -164,6 +164,8 @@ class Proxy:
         except (TimeoutError, aiohttp.ClientError) as e:
             err = error_of(e)
             return Response(err.body, status_code=err.status, media_type=_JSON)
+        if r.status >= 400:
+            return Response(as_error_body(r.status, data), status_code=r.status, media_type=_JSON)
         return Response(data, status_code=r.status, media_type=r.headers.get("content-type", _JSON))
 
     async def health(self, request: HTTPRequest) -> Response:

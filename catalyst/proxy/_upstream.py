@@ -22,7 +22,7 @@ from catalyst.errors import UpstreamError
 from catalyst.llm import LLMConfig, Retryable, RetryRule, retry_after_seconds, retryable_status
 from catalyst.openai._wire import error_body
 
-__all__ = ["UpstreamError", "error_of", "send"]
+__all__ = ["UpstreamError", "as_error_body", "error_of", "send"]
 
 
 def error_of(e: BaseException) -> UpstreamError:
@@ -60,7 +60,7 @@ async def _attempt(http: aiohttp.ClientSession, rule: RetryRule, url: str, body:
         why = "upstream answered badly: the response body is not a JSON completion with `choices`"
         raise Retryable(why, result=UpstreamError(502, error_body(why, "upstream_error"), why, {}))
     hdrs = {k: v for k, v in resp.headers.items() if k.lower() in ("retry-after", "retry-after-ms")}
-    final = UpstreamError(resp.status, _aserror_body(resp.status, data), f"upstream answered HTTP {resp.status}", hdrs)
+    final = UpstreamError(resp.status, as_error_body(resp.status, data), f"upstream answered HTTP {resp.status}", hdrs)
     if not retryable_status(resp.status):
         raise final
     raise Retryable(final.message, retry_after=retry_after_seconds(resp.headers), http_status=resp.status,
@@ -91,7 +91,7 @@ async def send(http: aiohttp.ClientSession, cfg: LLMConfig, url: str, body: byte
         raise final from None
 
 
-def _aserror_body(status: int, data: bytes) -> bytes:
+def as_error_body(status: int, data: bytes) -> bytes:
     """The upstream's error body if it is OpenAI-style JSON, else one made from it (never HTML or text)."""
     try:
         parsed = orjson.loads(data)
