@@ -8,7 +8,8 @@
     │   ├── PolicyError           a policy file or object is invalid (file, line, fix)
     │   ├── UnknownCheckError     a policy names a check that is not registered
     │   ├── RecordError           an input record is malformed (line, field)
-    │   └── ConfigError           a check's or the CLI's settings are invalid
+    │   ├── ConfigError           a check's or the CLI's settings are invalid
+    │   └── NoDataError           the log holds no data for what was asked (empty log, empty window)
     └── RuntimeFailure            something broke while running; the input may be fine
         ├── CheckFailure          a check raised (the answer goes to review, never accept)
         ├── StoreError            the DuckDB log could not be opened or written
@@ -81,6 +82,10 @@ def _record_error(reason: str, line: int | None, field: str | None) -> RecordErr
 
 class ConfigError(UserError):
     """A setting is invalid (check configuration, CLI option, environment)."""
+
+
+class NoDataError(UserError):
+    """The log holds nothing to report on for the asked window, segment or run (monitoring)."""
 
 
 class RuntimeFailure(CatalystError):

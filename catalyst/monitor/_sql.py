@@ -1,0 +1,165 @@
+"""What every monitoring query shares: windows of time, the log's schema as it is, small statistics.
+
+All monitoring reads the DuckDB log with SQL that aggregates inside DuckDB; Python only sees the
+aggregates (a few rows per window, bucket, check or segment), never one row per verdict.
+
+The log may come from an older or newer Catalyst: optional columns (``verdicts.evidence``,
+``review_items.audit``) and tables (``model_calls``, ``labels``) are looked up in ``information_schema``
+and the queries that need them degrade (a section says "not logged") instead of failing. ``confidence``
+may be NULL (no evidence check could score): averages skip it and the share of such verdicts is reported.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from catalyst.errors import ConfigError, NoDataError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
+_UNITS = {"m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+BUCKETS = {"hour": "1 hour", "day": "1 day"}
+
+
+def parse_duration(text: str, *, what: str = "--since") -> timedelta:
+    """``30m``, ``6h``, ``7d``, ``2w`` → a timedelta; anything else is a one-line user error."""
+    m = _DURATION.match(str(text))
+    if not m:
+        raise ConfigError(f"{what} `{text}` is not a duration; write a number and a unit: 30m, 6h, 7d or 2w")
+    seconds = float(m.group(1)) * _UNITS[m.group(2).lower()]
+    if seconds <= 0:
+        raise ConfigError(f"{what} `{text}` must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open interval of time ``[start, end)``, in UTC."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def last(cls, duration: str | timedelta, *, now: datetime | None = None) -> Window:
+        d = parse_duration(duration) if isinstance(duration, str) else duration
+        end = now or datetime.now(UTC)
+        return cls(end - d, end)
+
+    @property
+    def length(self) -> timedelta:
+        return self.end - self.start
+
+    def before(self) -> Window:
+        """The window of the same length just before this one (the default drift reference)."""
+        return Window(self.start - self.length, self.start)
+
+    def label(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M} → {self.end:%Y-%m-%d %H:%M} UTC"
+
+    def params(self) -> list[datetime]:
+        return [self.start, self.end]
+
+
+class Schema:
+    """Which tables and columns this log has (looked up once per connection)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        rows = con.execute("SELECT table_name, column_name FROM information_schema.columns "
+                           "WHERE table_schema = 'main'").fetchall()
+        self.cols: dict[str, set[str]] = {}
+        for t, c in rows:
+            self.cols.setdefault(t, set()).add(c)
+
+    def has(self, table: str, column: str | None = None) -> bool:
+        if table not in self.cols:
+            return False
+        return column is None or column in self.cols[table]
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> Schema:
+    """UTC buckets on this connection, and the schema; raises a clear error for a log without verdicts."""
+    con.execute("SET TimeZone = 'UTC'")
+    schema = Schema(con)
+    if not schema.has("verdicts"):
+        raise NoDataError("this DuckDB file has no `verdicts` table: it is not a Catalyst log (or was never "
+                          "written); run `catalyst validate --db FILE` first")
+    return schema
+
+
+def log_span(con: duckdb.DuckDBPyConnection) -> tuple[int, datetime | None, datetime | None]:
+    n, lo, hi = con.execute("SELECT count(*), min(created_at), max(created_at) FROM verdicts").fetchone() or (0, None,
+                                                                                                               None)
+    return int(n), lo, hi
+
+
+def require_rows(con: duckdb.DuckDBPyConnection, window: Window, db: str = "the log") -> int:
+    """Verdicts in the window; a clear error for an empty log or an empty window (saying where data is)."""
+    n_all, lo, hi = log_span(con)
+    if n_all == 0:
+        raise NoDataError(f"{db} holds no verdicts yet; validate some answers first (`catalyst validate "
+                          f"answers.jsonl --db {db}`)")
+    row = con.execute("SELECT count(*) FROM verdicts WHERE created_at >= ? AND created_at < ?",
+                      window.params()).fetchone()
+    n = int(row[0]) if row else 0
+    if n == 0:
+        raise NoDataError(f"no verdicts between {window.label()}; the log spans {lo:%Y-%m-%d %H:%M} → "
+                          f"{hi:%Y-%m-%d %H:%M} UTC — widen --since")
+    return n
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+# -- small statistics on aggregates ------------------------------------------------------------------
+Z95 = 1.959963984540054
+
+
+def wilson(k: float, n: float, z: float = Z95) -> tuple[float | None, float | None]:
+    """Wilson score interval for k successes in n trials (None when n = 0)."""
+    if n <= 0:
+        return None, None
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def normal_sf(z: float) -> float:
+    """Upper tail of the standard normal."""
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def two_proportion_p(k1: float, n1: float, k2: float, n2: float) -> tuple[float, float]:
+    """Two-sided pooled z-test of k1/n1 against k2/n2: (z, p)."""
+    if n1 <= 0 or n2 <= 0:
+        return 0.0, 1.0
+    p = (k1 + k2) / (n1 + n2)
+    se = math.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 0.0, 1.0
+    z = (k1 / n1 - k2 / n2) / se
+    return z, 2 * normal_sf(abs(z))
+
+
+def benjamini_hochberg(pvalues: list[float]) -> list[float]:
+    """BH-adjusted q-values (false-discovery rate), in input order."""
+    m = len(pvalues)
+    if m == 0:
+        return []
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    q = [0.0] * m
+    running = 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, pvalues[i] * m / rank)
+        q[i] = min(1.0, running)
+    return q
