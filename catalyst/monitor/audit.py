@@ -9,6 +9,7 @@ independent of the canary split.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 _SCALE = float(2 ** 64)
 
@@ -33,3 +34,22 @@ def canary_draw(id: str, share: float) -> bool:
     if share <= 0.0:
         return False
     return share >= 1.0 or _unit(b"catalyst-canary", id) < share
+
+
+#: policy version → audit rate, filled when a policy with ``review.audit_sample`` compiles (in every process
+#: that compiles it: workers too), read where review items are made (``catalyst.store``)
+_RATES: dict[str, float] = {}
+
+
+def remember_audit_rate(version: str, rate: float) -> None:
+    if rate > 0:
+        _RATES[version] = rate
+    else:
+        _RATES.pop(version, None)
+
+
+def audited(verdict: Any) -> bool:
+    """True when this accepted verdict is in its policy's audit sample (goes to review, marked as audit)."""
+    if not _RATES or str(verdict.decision) != "accept":
+        return False
+    return audit_draw(verdict.id, _RATES.get(verdict.policy, 0.0))

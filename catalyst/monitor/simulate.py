@@ -111,7 +111,8 @@ def _generate(con: duckdb.DuckDBPyConnection, n: int, *, days: float, end: datet
                             {_pick(words, 23)} || ' ' || {_pick(new, 24)}
                        ELSE {_pick(words, 21)} || ' ' || {_pick(words, 22)} || ' ' || {_pick(words, 23)} || ' ' ||
                             {_pick(words, 24)} END),
-               'The answer is ' || {_pick(words, 25)} || '.' || repeat(' More detail.', out_len // 13), '[]', '[]', NULL,
+               'The answer is ' || {_pick(words, 25)} || '.' || repeat(' More detail.', out_len // 13),
+               '[]', '[]', NULL,
                '{{"model": "' || model || '", "segment": {{"region": "' || region || '"}}}}', NULL
         FROM _sim""")
     if checks:

@@ -81,7 +81,7 @@ def slices(con: duckdb.DuckDBPyConnection, window: Window, *, min_size: int = 20
         rest_n = tot["n"] - r["n"]
         s["p"] = {}
         if rest_n > 0:
-            z, pv = two_proportion_p(r["flagged"], r["n"], tot["flagged"] - r["flagged"], rest_n)
+            _z, pv = two_proportion_p(r["flagged"], r["n"], tot["flagged"] - r["flagged"], rest_n)
             s["p"]["flag_rate"] = pv
             s["rest_flag_rate"] = (tot["flagged"] - r["flagged"]) / rest_n
             _z, pv = _welch(r, tot)

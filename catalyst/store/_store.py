@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from catalyst._gc import gc_paused
 from catalyst.errors import ConfigError
+from catalyst.monitor.audit import audited
 from catalyst.records import SEVERITY, CheckResult, Decision, Interaction, Verdict
 from catalyst.store._connect import open_db
 
@@ -268,7 +269,7 @@ _SCHEMAS = {
                                 ("error", pa.string()), ("evidence", pa.string()), ("details", pa.string())]),
     "review": pa.schema([("id", pa.string()), ("verdict_id", pa.string()), ("policy", pa.string()),
                          ("confidence", pa.float64()), ("severity", pa.int32()), ("reasons", pa.string()),
-                         ("created_at", _TS), ("updated_at", _TS)]),
+                         ("created_at", _TS), ("updated_at", _TS), ("audit", pa.bool_())]),
 }
 
 
@@ -310,8 +311,9 @@ def to_arrow(batch: list[tuple[Interaction, Verdict]]) -> dict[str, pa.Table]:
         [p[0] for p in pairs], [p[1] for p in pairs], [p[2].name for p in pairs], [p[2].score for p in pairs],
         [p[2].passed for p in pairs], [p[2].ms for p in pairs], [p[2].error for p in pairs],
         [_evidence_json(p[2]) for p in pairs], [_j(p[2].details) for p in pairs]])
-    review = [(v.id, vid, v.policy, v.confidence, SEVERITY[v.decision] + _severity_boost(v), _j(v.reasons), now, now)
-              for vid, v in zip(vids, verds, strict=True) if v.decision is Decision.REVIEW]
+    review = [(v.id, vid, v.policy, v.confidence, SEVERITY[v.decision] + _severity_boost(v), _j(v.reasons), now, now,
+               v.decision is not Decision.REVIEW)  # audit: an accepted answer sampled for review (monitor)
+              for vid, v in zip(vids, verds, strict=True) if v.decision is Decision.REVIEW or audited(v)]
     if review:
         out["review"] = _table("review", [list(c) for c in zip(*review, strict=True)])
     return out
@@ -347,13 +349,14 @@ def _write(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
             # write (a group of batches) the latest row wins, by position
             con.execute("""
                 INSERT INTO review_items (id, verdict_id, policy, confidence, severity, reasons, created_at,
-                                          updated_at)
+                                          updated_at, audit)
                 SELECT id, arg_max(verdict_id, _seq), arg_max(policy, _seq), arg_max(confidence, _seq),
-                       arg_max(severity, _seq), arg_max(reasons, _seq), min(created_at), max(updated_at)
+                       arg_max(severity, _seq), arg_max(reasons, _seq), min(created_at), max(updated_at),
+                       arg_max(audit, _seq)
                 FROM _catalyst_buf GROUP BY id
                 ON CONFLICT (id) DO UPDATE SET verdict_id = excluded.verdict_id, policy = excluded.policy,
                     confidence = excluded.confidence, severity = excluded.severity, reasons = excluded.reasons,
-                    updated_at = excluded.updated_at,
+                    updated_at = excluded.updated_at, audit = excluded.audit,
                     status = CASE WHEN review_items.status = 'decided' THEN 'pending' ELSE review_items.status END
             """)
             con.unregister("_catalyst_buf")
