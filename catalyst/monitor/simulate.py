@@ -4,8 +4,9 @@ tests, the notebook and the 1M-row benchmark.
 The simulation is explicit about its truth. Each answer gets a calibrated confidence ``c`` and is correct
 with probability ``c`` — except where a scenario says otherwise:
 
-* ``drift_at`` (a fraction of the span): from then on, confidence is lower (``drift`` shifts its
-  distribution), outputs are longer, a new model name appears in metadata, and a share of questions talk
+* ``drift_at`` (a fraction of the span; until ``drift_until``, if given): from then on, confidence is lower
+  (``drift`` shifts its distribution), outputs are longer, a new model name appears in metadata, and a share
+  of questions talk
   about a new topic (billing words), so confidence, length, metadata and text drift all have a true answer.
 * ``degrade_at`` / ``degrade_segment``: from then on answers in that region are right less often than
   their confidence says (``degrade`` lowers the truth, and a little of the confidence): concept drift that
@@ -44,6 +45,7 @@ def _pick(words: list[str], salt: int) -> str:
 
 def simulate(db: str | duckdb.DuckDBPyConnection, n: int = 10_000, *, days: float = 30.0,
              end: datetime | None = None, drift_at: float | None = None, drift: float = 0.15,
+             drift_until: float | None = None,
              degrade_at: float | None = None, degrade_segment: str = "APAC", degrade: float = 0.25,
              audit_sample: float = 0.02, label_after_hours: float = 24.0, policy: str = "default@sim0001",
              offset: int = 0, checks: bool = True) -> int:
@@ -51,7 +53,7 @@ def simulate(db: str | duckdb.DuckDBPyConnection, n: int = 10_000, *, days: floa
     con = open_db(db) if isinstance(db, str) else db
     try:
         _generate(con, n, days=days, end=end or datetime.now(UTC), drift_at=drift_at, drift=drift,
-                  degrade_at=degrade_at, degrade_segment=degrade_segment, degrade=degrade,
+                  drift_until=drift_until, degrade_at=degrade_at, degrade_segment=degrade_segment, degrade=degrade,
                   audit_sample=audit_sample, label_after_hours=label_after_hours, policy=policy, offset=offset,
                   checks=checks)
     finally:
@@ -61,11 +63,13 @@ def simulate(db: str | duckdb.DuckDBPyConnection, n: int = 10_000, *, days: floa
 
 
 def _generate(con: duckdb.DuckDBPyConnection, n: int, *, days: float, end: datetime, drift_at: float | None,
-              drift: float, degrade_at: float | None, degrade_segment: str, degrade: float, audit_sample: float,
-              label_after_hours: float, policy: str, offset: int, checks: bool) -> None:
+              drift: float, drift_until: float | None, degrade_at: float | None, degrade_segment: str,
+              degrade: float, audit_sample: float, label_after_hours: float, policy: str, offset: int,
+              checks: bool) -> None:
     start = end - timedelta(days=days)
     span_s = days * 86400.0
     drift_frac = 2.0 if drift_at is None else drift_at
+    drift_end = 2.0 if drift_until is None else drift_until
     degrade_frac = 2.0 if degrade_at is None else degrade_at
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"""
@@ -78,7 +82,7 @@ def _generate(con: duckdb.DuckDBPyConnection, n: int, *, days: float, end: datet
                    {_u(7)} AS u_ms, {_u(8)} AS u_judge, {_u(9)} AS u_err, {_u(10)} AS u_audit, {_u(11)} AS u_model
             FROM range({offset}, {offset + n}) t(i)
         ), shaped AS (
-            SELECT *, frac >= {drift_frac} AS drifted,
+            SELECT *, frac >= {drift_frac} AND frac < {drift_end} AS drifted,
                    CASE WHEN u_seg < 0.5 THEN 'EU' WHEN u_seg < 0.85 THEN 'US' ELSE 'APAC' END AS region
             FROM base
         ), scored AS (
