@@ -382,6 +382,16 @@ def create_app(db: str | Path | Store, *, lease_seconds: float = 900.0, sla_hour
                  tags=tag_list)
         return back(item_url(id), "escalated" if action == "escalate" else "decided")
 
+    @app.get("/dashboard")
+    def dashboard_page(request: Request, s: Session = Depends(signed_in),
+                       since: str = Query("7d", pattern="^(24h|7d|30d)$")) -> HTMLResponse:
+        from catalyst.monitor.dashboard import dashboard  # monitoring: the report's cheap sections, alerts
+
+        with store.connect() as con:
+            d = dashboard(con, since=since, by="hour" if since == "24h" else "day",
+                          sla_hours=q.sla.total_seconds() / 3600)
+        return page(request, "dashboard.html", session=s, d=d, since=since, by=d["by"])
+
     # -- admin -------------------------------------------------------------------------------------
     @app.get("/audit")
     def audit_page(request: Request, s: Session = Depends(admin), id: str | None = Query(None, max_length=1000),
