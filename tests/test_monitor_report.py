@@ -65,7 +65,8 @@ def test_hourly_buckets_and_null_confidence_are_tolerated(tmp_path):
     # the schema helper `evidence` is bringing: confidence may be NULL, and verdicts.evidence says why
     con.execute("ALTER TABLE verdicts ALTER COLUMN confidence DROP NOT NULL")
     con.execute("ALTER TABLE verdicts ADD COLUMN evidence VARCHAR DEFAULT 'scored'")
-    con.execute("UPDATE verdicts SET confidence = NULL, evidence = 'none' WHERE id IN (SELECT id FROM verdicts LIMIT 100)")
+    con.execute("UPDATE verdicts SET confidence = NULL, evidence = 'none' "
+                "WHERE id IN (SELECT id FROM verdicts LIMIT 100)")
     rep = health(con, Window.last("2d"), by="hour")
     assert 47 <= len(rep["timeline"]) <= 49
     assert rep["overview"]["unverified_rate"] == pytest.approx(100 / 2_000)
@@ -82,7 +83,7 @@ def test_segments_are_ranked_by_evidence_and_small_ones_are_not_judged(month):
     assert s["ranked"][0]["value"] == "APAC"  # the degrading segment leads
     assert s["ranked"][0]["flagged"]
     tiny = next(x for x in s["too_small"] if x["value"] == "TINY")
-    assert tiny["flag_rate"] == 1.0 and "too_small" == tiny["status"] and "200" in tiny["note"]
+    assert tiny["flag_rate"] == 1.0 and tiny["status"] == "too_small" and "200" in tiny["note"]
     assert all(x["value"] != "TINY" for x in s["ranked"])
     con.close()
 
@@ -112,7 +113,7 @@ def test_empty_log_window_without_data_and_bad_options(tmp_path, month):
     con.close()
     con = open_db(month)
     old = Window(END - timedelta(days=400), END - timedelta(days=390))
-    with pytest.raises(NoDataError, match="no verdicts between .* the log spans .* widen --since"):
+    with pytest.raises(NoDataError, match=r"no verdicts between .* the log spans .* widen --since"):
         health(con, old)
     with pytest.raises(ConfigError, match="--since `7 days` is not a duration"):
         build_report(con, since="7 days")

@@ -9,7 +9,8 @@ with probability ``c`` — except where a scenario says otherwise:
   of questions talk
   about a new topic (billing words), so confidence, length, metadata and text drift all have a true answer.
 * ``degrade_at`` / ``degrade_segment``: from then on answers in that region are right less often than
-  their confidence says (``degrade`` lowers the truth, and a little of the confidence): concept drift that
+  their confidence says (``degrade`` lowers the truth; ``degrade_confidence`` is the part of it that the
+  confidence also loses): concept drift that
   only labels reveal, plus a flag rate that rises in one segment.
 
 Randomness comes from ``hash(64·i + salt)`` of the row number, so a log is the same for the same arguments,
@@ -47,6 +48,7 @@ def simulate(db: str | duckdb.DuckDBPyConnection, n: int = 10_000, *, days: floa
              end: datetime | None = None, drift_at: float | None = None, drift: float = 0.15,
              drift_until: float | None = None,
              degrade_at: float | None = None, degrade_segment: str = "APAC", degrade: float = 0.25,
+             degrade_confidence: float = 0.5,
              audit_sample: float = 0.02, label_after_hours: float = 24.0, policy: str = "default@sim0001",
              offset: int = 0, checks: bool = True) -> int:
     """Append ``n`` simulated verdicts spread over ``days`` up to ``end`` (now); returns ``n``."""
@@ -54,6 +56,7 @@ def simulate(db: str | duckdb.DuckDBPyConnection, n: int = 10_000, *, days: floa
     try:
         _generate(con, n, days=days, end=end or datetime.now(UTC), drift_at=drift_at, drift=drift,
                   drift_until=drift_until, degrade_at=degrade_at, degrade_segment=degrade_segment, degrade=degrade,
+                  degrade_confidence=degrade_confidence,
                   audit_sample=audit_sample, label_after_hours=label_after_hours, policy=policy, offset=offset,
                   checks=checks)
     finally:
@@ -64,8 +67,8 @@ def simulate(db: str | duckdb.DuckDBPyConnection, n: int = 10_000, *, days: floa
 
 def _generate(con: duckdb.DuckDBPyConnection, n: int, *, days: float, end: datetime, drift_at: float | None,
               drift: float, drift_until: float | None, degrade_at: float | None, degrade_segment: str,
-              degrade: float, audit_sample: float, label_after_hours: float, policy: str, offset: int,
-              checks: bool) -> None:
+              degrade: float, degrade_confidence: float, audit_sample: float, label_after_hours: float,
+              policy: str, offset: int, checks: bool) -> None:
     start = end - timedelta(days=days)
     span_s = days * 86400.0
     drift_frac = 2.0 if drift_at is None else drift_at
@@ -89,10 +92,11 @@ def _generate(con: duckdb.DuckDBPyConnection, n: int, *, days: float, end: datet
             SELECT *, region = '{degrade_segment}' AND frac >= {degrade_frac} AS degraded,
                    greatest(0.0, least(1.0, pow(u_conf, 0.2) - CASE WHEN drifted THEN {drift} ELSE 0 END
                         - CASE WHEN region = '{degrade_segment}' AND frac >= {degrade_frac}
-                               THEN {degrade} / 2 ELSE 0 END)) AS conf
+                               THEN {degrade * degrade_confidence} ELSE 0 END)) AS conf
             FROM shaped
         )
-        SELECT *, (u_y < greatest(0.0, conf - CASE WHEN degraded THEN {degrade} / 2 ELSE 0 END))::TINYINT AS y,
+        SELECT *, (u_y < greatest(0.0, conf - CASE WHEN degraded THEN {degrade * (1 - degrade_confidence)} ELSE 0 END))
+                      ::TINYINT AS y,
                CASE WHEN conf >= 0.8 THEN 'accept' WHEN conf < 0.3 THEN 'block' ELSE 'review' END AS decision,
                'sim-' || i AS id, printf('sim%012x', i) AS verdict_id,
                CASE WHEN drifted AND u_model < 0.5 THEN 'm-2' ELSE 'm-1' END AS model,
