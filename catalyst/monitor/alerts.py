@@ -100,6 +100,8 @@ def evaluate(con: duckdb.DuckDBPyConnection, rules: list[AlertRule], *, now: dat
     out = []
     for rule in rules:
         w = Window(now - parse_duration(rule.window, what=f"alert `{rule.name}` window"), now)
+        threshold: float | None
+        clear: float | None
         if rule.metric.startswith(DRIFT_PREFIX):
             value, count, alpha = _drift_value(con, rule.metric[len(DRIFT_PREFIX):], w)
             threshold, op, clear = alpha, "<", alpha

@@ -84,9 +84,9 @@ def slices(con: duckdb.DuckDBPyConnection, window: Window, *, min_size: int = 20
             _z, pv = two_proportion_p(r["flagged"], r["n"], tot["flagged"] - r["flagged"], rest_n)
             s["p"]["flag_rate"] = pv
             s["rest_flag_rate"] = (tot["flagged"] - r["flagged"]) / rest_n
-            _z, pv = _welch(r, tot)
-            if pv is not None:
-                s["p"]["mean_confidence"] = pv
+            _z, pw = _welch(r, tot)
+            if pw is not None:
+                s["p"]["mean_confidence"] = pw
             ln, lo = lab_tot["labelled"] - r["labelled"], lab_tot["overturned"] - r["overturned"]
             if r["labelled"] >= 30 and ln >= 30:
                 s["p"]["overturn_rate"] = two_proportion_p(r["overturned"], r["labelled"], lo, ln)[1]
