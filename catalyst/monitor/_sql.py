@@ -84,11 +84,37 @@ class Schema:
 def prepare(con: duckdb.DuckDBPyConnection) -> Schema:
     """UTC buckets on this connection, and the schema; raises a clear error for a log without verdicts."""
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     schema = Schema(con)
     if not schema.has("verdicts"):
         raise NoDataError("this DuckDB file has no `verdicts` table: it is not a Catalyst log (or was never "
                           "written); run `catalyst validate --db FILE` first")
     return schema
+
+
+def window_table(con: duckdb.DuckDBPyConnection, schema: Schema, window: Window) -> str:
+    """A temp table of the window's verdicts with their latest reviewer label and audit flag, built once per
+    connection and window (one scan, one join with the labels) and shared by every section that needs labels.
+
+    Columns: verdict_id, id, created_at, decision, confidence, ms, segment, policy, label (NULL when none),
+    audit (the verdict's review item is an audit sample).
+    """
+    name = f"_mon_w_{int(window.start.timestamp() * 1e6)}_{int(window.end.timestamp() * 1e6)}"
+    if con.execute("SELECT 1 FROM duckdb_tables() WHERE temporary AND table_name = ?", [name]).fetchone():
+        return name
+    # a label is decided after its verdict, so labels decided before the window cannot belong to it
+    lab = ("(SELECT arg_max(verdict_id, decided_at) AS verdict_id, arg_max(label, decided_at) AS label FROM labels "
+           "WHERE decided_at >= ? GROUP BY id)" if schema.has("labels")
+           else "(SELECT NULL::VARCHAR AS verdict_id, NULL::TINYINT AS label WHERE ? IS NULL)")
+    audit = ("(SELECT id FROM review_items WHERE audit)" if schema.has("review_items", "audit")
+             else "(SELECT NULL::VARCHAR AS id)")
+    con.execute(f"""
+        CREATE TEMP TABLE {name} AS
+        SELECT v.verdict_id, v.id, v.created_at, v.decision, v.confidence, v.ms, v.segment, v.policy, lab.label,
+               i.id IS NOT NULL AS audit
+        FROM verdicts v LEFT JOIN {lab} lab ON lab.verdict_id = v.verdict_id LEFT JOIN {audit} i ON i.id = v.id
+        WHERE v.created_at >= ? AND v.created_at < ?""", [window.start, *window.params()])
+    return name
 
 
 def log_span(con: duckdb.DuckDBPyConnection) -> tuple[int, datetime | None, datetime | None]:

@@ -19,7 +19,18 @@ from typing import Any
 
 import duckdb
 
-from catalyst.monitor._sql import BUCKETS, Z95, Schema, Window, benjamini_hochberg, normal_sf, prepare, rows, wilson
+from catalyst.monitor._sql import (
+    BUCKETS,
+    Z95,
+    Schema,
+    Window,
+    benjamini_hochberg,
+    normal_sf,
+    prepare,
+    rows,
+    wilson,
+    window_table,
+)
 
 
 def quality(con: duckdb.DuckDBPyConnection, window: Window, *, by: str = "day", alpha: float = 0.05,
@@ -39,13 +50,12 @@ def quality(con: duckdb.DuckDBPyConnection, window: Window, *, by: str = "day", 
     if not schema.has("labels"):
         out["note"] = "no labels table: audit and calibration need reviewer labels"
         return out
-    audit = "coalesce(i.audit, false)" if schema.has("review_items", "audit") else "false"
+    w = window_table(con, schema, window)
     aud = rows(con, f"""
-        SELECT {bucket} AS bucket, count(*) AS n, count_if(l.label = 0) AS errors,
+        SELECT {bucket} AS bucket, count(*) AS n, count_if(v.label = 0) AS errors,
                sum(1 - v.confidence) AS expected_errors, sum(v.confidence * (1 - v.confidence)) AS var_sum
-        FROM labels_latest l JOIN verdicts v ON v.verdict_id = l.verdict_id JOIN review_items i ON i.id = l.id
-        WHERE v.created_at >= ? AND v.created_at < ? AND {audit} AND v.confidence IS NOT NULL
-        GROUP BY bucket ORDER BY bucket""", window.params())
+        FROM {w} v WHERE v.audit AND v.label IS NOT NULL AND v.confidence IS NOT NULL
+        GROUP BY bucket ORDER BY bucket""")
     for r in aud:
         r["error_rate"] = r["errors"] / r["n"]
         r["low"], r["high"] = wilson(r["errors"], r["n"])
@@ -70,12 +80,11 @@ def quality(con: duckdb.DuckDBPyConnection, window: Window, *, by: str = "day", 
     out["audit"] = aud
     cal = rows(con, f"""
         WITH lab AS (
-            SELECT {bucket} AS bucket, least(floor(v.confidence * 10), 9) AS bin, l.label, v.confidence
-            FROM labels_latest l JOIN verdicts v ON v.verdict_id = l.verdict_id
-            WHERE v.created_at >= ? AND v.created_at < ? AND v.confidence IS NOT NULL),
+            SELECT {bucket} AS bucket, least(floor(v.confidence * 10), 9) AS bin, v.label, v.confidence
+            FROM {w} v WHERE v.label IS NOT NULL AND v.confidence IS NOT NULL),
         bins AS (SELECT bucket, bin, count(*) AS n, avg(label) AS acc, avg(confidence) AS conf FROM lab GROUP BY ALL)
         SELECT bucket, sum(n) AS n, sum(n * abs(acc - conf)) / sum(n) AS ece FROM bins GROUP BY bucket
-        ORDER BY bucket""", window.params())
+        ORDER BY bucket""")
     for r in cal:
         r["judged"] = r["n"] >= min_labels
         if r["judged"] and r["ece"] > ece_alarm:

@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from catalyst.monitor._sql import BUCKETS, Schema, Window, prepare, require_rows, rows, wilson
+from catalyst.monitor._sql import BUCKETS, Schema, Window, prepare, require_rows, rows, wilson, window_table
 
 _TIMEOUT = "coalesce(c.error ILIKE '%timeout%' OR c.error ILIKE '%timed out%', false)"
 
@@ -66,9 +66,8 @@ def health(con: duckdb.DuckDBPyConnection, window: Window, *, by: str = "day", s
                count_if(c.error IS NOT NULL) / count(*) AS error_rate,
                count_if({_TIMEOUT}) / count(*) AS timeout_rate,
                count_if(NOT c.passed) / count(*) AS fail_rate, avg(c.score) AS mean_score
-        FROM check_results c SEMI JOIN (SELECT verdict_id FROM verdicts WHERE created_at >= ? AND created_at < ?) v
-             ON c.verdict_id = v.verdict_id
-        GROUP BY c.name ORDER BY c.name""", p)
+        FROM check_results c SEMI JOIN {window_table(con, schema, window)} v ON c.verdict_id = v.verdict_id
+        GROUP BY c.name ORDER BY c.name""")
     out["model_calls"] = _model_calls(con, schema, window, out["overview"]["n"])
     out["review"] = _review(con, schema, window, sla_hours)
     out["overturn"] = overturn(con, schema, window)
@@ -121,15 +120,12 @@ def overturn(con: duckdb.DuckDBPyConnection, schema: Schema, window: Window) -> 
     """Reviewer labels against the automatic call, for verdicts made in the window (audit items apart)."""
     if not schema.has("labels"):
         return None
-    audit = "coalesce(i.audit, false)" if schema.has("review_items", "audit") else "false"
     out = rows(con, f"""
-        SELECT {audit} AS audit, count(*) AS n,
-               count_if((l.label = 0 AND v.confidence >= 0.5) OR (l.label = 1 AND v.confidence < 0.5)) AS overturned,
-               count_if(l.label = 0) AS wrong
-        FROM labels_latest l JOIN verdicts v ON v.verdict_id = l.verdict_id
-             LEFT JOIN review_items i ON i.id = l.id
-        WHERE v.created_at >= ? AND v.created_at < ? AND v.confidence IS NOT NULL
-        GROUP BY ALL""", window.params())
+        SELECT audit, count(*) AS n,
+               count_if((label = 0 AND confidence >= 0.5) OR (label = 1 AND confidence < 0.5)) AS overturned,
+               count_if(label = 0) AS wrong
+        FROM {window_table(con, schema, window)} WHERE label IS NOT NULL AND confidence IS NOT NULL
+        GROUP BY ALL""")
     res: dict[str, Any] = {"review": None, "audit": None}
     for r in out:
         lo, hi = wilson(r["overturned"], r["n"])

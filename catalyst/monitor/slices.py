@@ -25,12 +25,12 @@ from catalyst.monitor._sql import (
     rows,
     two_proportion_p,
     wilson,
+    window_table,
 )
 
 _SLICES = """
-    WITH v AS (SELECT * FROM verdicts WHERE created_at >= ? AND created_at < ? AND segment IS NOT NULL
-               AND json_type(segment) = 'OBJECT'),
-    kv AS (SELECT verdict_id, created_at, decision, confidence, k,
+    WITH v AS (SELECT * FROM {w} WHERE segment IS NOT NULL AND json_type(segment) = 'OBJECT'),
+    kv AS (SELECT verdict_id, created_at, decision, confidence, label, k,
                   json_extract_string(segment, '$."' || k || '"') AS val
            FROM (SELECT *, unnest(json_keys(segment)) AS k FROM v))
 """
@@ -46,21 +46,18 @@ def slices(con: duckdb.DuckDBPyConnection, window: Window, *, min_size: int = 20
                count_if(decision = 'accept' AND confidence IS NOT NULL) AS acc_n,
                sum(CASE WHEN decision = 'accept' THEN 1 - confidence END) AS exp_err
         FROM verdicts WHERE created_at >= ? AND created_at < ?""", p)[0]
-    labels = schema.has("labels")
-    lab_join = ("LEFT JOIN labels_latest l ON l.verdict_id = kv.verdict_id" if labels else "")
-    lab_cols = ("count(l.label) AS labelled, count_if((l.label = 0 AND kv.confidence >= 0.5) OR "
-                "(l.label = 1 AND kv.confidence < 0.5)) AS overturned" if labels else "0 AS labelled, 0 AS overturned")
-    got = rows(con, _SLICES + f"""
+    w = window_table(con, schema, window)
+    lab_cols = ("count(kv.label) AS labelled, count_if((kv.label = 0 AND kv.confidence >= 0.5) OR "
+                "(kv.label = 1 AND kv.confidence < 0.5)) AS overturned")
+    got = rows(con, _SLICES.format(w=w) + f"""
         SELECT k AS key, val AS value, count(*) AS n, count_if(kv.decision <> 'accept') AS flagged,
                sum(kv.confidence) AS conf_sum, sum(kv.confidence * kv.confidence) AS conf_sq,
                count(kv.confidence) AS conf_n, count_if(kv.decision = 'accept' AND kv.confidence IS NOT NULL) AS acc_n,
                sum(CASE WHEN kv.decision = 'accept' THEN 1 - kv.confidence END) AS exp_err, {lab_cols}
-        FROM kv {lab_join} GROUP BY ALL ORDER BY key, n DESC""", p)
-    lab_tot = rows(con, """
-        SELECT count(*) AS labelled, count_if((l.label = 0 AND v.confidence >= 0.5) OR
-               (l.label = 1 AND v.confidence < 0.5)) AS overturned
-        FROM labels_latest l JOIN verdicts v ON v.verdict_id = l.verdict_id
-        WHERE v.created_at >= ? AND v.created_at < ?""", p)[0] if labels else {"labelled": 0, "overturned": 0}
+        FROM kv GROUP BY ALL ORDER BY key, n DESC""")
+    lab_tot = rows(con, f"""
+        SELECT count(label) AS labelled, count_if((label = 0 AND confidence >= 0.5) OR
+               (label = 1 AND confidence < 0.5)) AS overturned FROM {w}""")[0]
     out: list[dict[str, Any]] = []
     tests: list[tuple[dict[str, Any], str, float]] = []
     for r in got:
@@ -102,7 +99,7 @@ def slices(con: duckdb.DuckDBPyConnection, window: Window, *, min_size: int = 20
             s["flagged"] = s["evidence_q"] < alpha
     ranked = sorted((s for s in out if s["status"] == "ok"), key=lambda s: s.get("evidence_q", 1.0))
     small = [s for s in out if s["status"] != "ok"]
-    timeline = _timeline(con, window, by, [(s["key"], s["value"]) for s in ranked[:top]]) if ranked else []
+    timeline = _timeline(con, w, by, [(s["key"], s["value"]) for s in ranked[:top]]) if ranked and top else []
     return {"min_size": min_size, "alpha": alpha, "ranked": ranked, "too_small": small, "timeline": timeline}
 
 
@@ -121,11 +118,10 @@ def _welch(r: dict[str, Any], tot: dict[str, Any]) -> tuple[float, float | None]
     return z, 2 * normal_sf(abs(z))
 
 
-def _timeline(con: duckdb.DuckDBPyConnection, window: Window, by: str,
-              which: list[tuple[str, str]]) -> list[dict[str, Any]]:
+def _timeline(con: duckdb.DuckDBPyConnection, w: str, by: str, which: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """Flag rate and mean confidence per bucket for the top-ranked slices."""
-    return rows(con, _SLICES + f"""
+    return rows(con, _SLICES.format(w=w) + f"""
         SELECT k AS key, val AS value, time_bucket(INTERVAL '{BUCKETS[by]}', created_at) AS bucket, count(*) AS n,
                count_if(decision <> 'accept') / count(*) AS flag_rate, avg(confidence) AS mean_confidence
         FROM kv WHERE list_contains(?, k || '=' || coalesce(val, '∅')) GROUP BY ALL ORDER BY key, value, bucket""",
-                [*window.params(), [f"{k}={v if v is not None else '∅'}" for k, v in which]])
+                [[f"{k}={v if v is not None else '∅'}" for k, v in which]])
