@@ -12,7 +12,7 @@ Measured in one run:
   against the baseline ``catalyst sql "SELECT count(*) FROM verdicts"`` (process start + opening the file).
 - **Dashboard.** ``GET /dashboard?since=7d`` of the web reviewer over the same file (FastAPI TestClient in
   process, signed in; the app holds the file open as the server does): median and p95 of 10, beside
-  ``/healthz``.
+  ``/healthz``; and the time one computation of its numbers takes (what the background refresh costs).
 - **Drift tests' error rates.** (a) Per statistic: the histogram PSI test with its multinomial null (exactly
   the code the report runs, on 10 quantile bins) on ``--reps`` pairs of normal samples of equal size n, with
   no shift (false-alarm rate, nominal 5%) and mean shifts of 0.05, 0.1 and 0.2 SD (power), beside the fixed
@@ -58,7 +58,7 @@ def timed_cli(args: list[str], reps: int = 3) -> tuple[float, float, float]:
     return median(times), min(times), max(times)
 
 
-def dashboard_times(db: Path, n: int = 10) -> tuple[list[float], list[float]]:
+def dashboard_times(db: Path, n: int = 10) -> tuple[list[float], list[float], float]:
     from fastapi.testclient import TestClient
 
     from catalyst.review.web import auth, create_app
@@ -69,7 +69,9 @@ def dashboard_times(db: Path, n: int = 10) -> tuple[list[float], list[float]]:
     c = TestClient(create_app(store))
     pre = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/signin").text).group(1)  # type: ignore[union-attr]
     c.post("/signin", data={"token": token, "csrf_token": pre})
-    c.get("/dashboard?since=7d")  # warm: imports, first query plans
+    t = time.perf_counter()
+    c.get("/dashboard?since=7d")  # the first view computes in the request (a served app warms it at start)
+    cold = time.perf_counter() - t
     dash, health = [], []
     for _ in range(n):
         t = time.perf_counter()
@@ -80,7 +82,7 @@ def dashboard_times(db: Path, n: int = 10) -> tuple[list[float], list[float]]:
         c.get("/healthz")
         health.append(time.perf_counter() - t)
     store.close()
-    return dash, health
+    return dash, health, cold
 
 
 def _hist(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -144,7 +146,7 @@ def main() -> None:
         week = timed_cli(["report", "--db", str(db), "--since", "7d"])
         month = timed_cli(["report", "--db", str(db), "--since", "30d"])
         html = timed_cli(["report", "--db", str(db), "--since", "7d", "--html", str(tmp / "r.html")])
-        dash, health = dashboard_times(db)
+        dash, health, cold = dashboard_times(db)
         speed = [
             ["catalyst sql count(*) (baseline: start + open)", f"{base[0]:.2f}", f"{base[1]:.2f}–{base[2]:.2f}", ""],
             ["catalyst report --since 7d (terminal)", f"{week[0]:.2f}", f"{week[1]:.2f}–{week[2]:.2f}", "≤ 5 s"],
@@ -153,7 +155,8 @@ def main() -> None:
              f"{html[1]:.2f}–{html[2]:.2f}", "≤ 30 s"],
         ]
         web = [["/healthz (baseline)", f"{1000 * median(health):.1f}", f"{1000 * p95(health):.1f}", ""],
-               ["/dashboard?since=7d", f"{1000 * median(dash):.1f}", f"{1000 * p95(dash):.1f}", "≤ 300 ms"]]
+               ["/dashboard?since=7d", f"{1000 * median(dash):.1f}", f"{1000 * p95(dash):.1f}", "≤ 300 ms"],
+               ["computing its numbers (first view / background refresh)", f"{1000 * cold:.0f}", "", ""]]
         honest_any, fixed_any, n_tests = report_false_alarms(tmp)
     rates = error_rates(args.reps, (100, 1_000, 10_000), (0.0, 0.05, 0.1, 0.2))
     show(f"report over {args.rows:,} verdicts (seconds, fresh process, median of 3)",
@@ -173,7 +176,10 @@ review items, labels). Every command in a fresh process, median of 3 (range).
 
 {markdown_table(["command", "median s", "range", "goal"], speed)}
 
-Web reviewer, same file, signed in (FastAPI TestClient in process; the app holds the file open):
+Web reviewer, same file, signed in (FastAPI TestClient in process; the app holds the file open). The page
+serves numbers computed off the request path (`DashboardCache`: stale-while-revalidate, recomputed in the
+background once a minute old, on its own cursor; `serve` warms it at start); the last row is what one
+computation costs, i.e. how stale the page can be beyond its minute:
 
 {markdown_table(["page", "median ms", "p95 ms", "goal"], web)}
 

@@ -155,3 +155,27 @@ def test_dashboard_page(month, tmp_path):
     r = c.get("/dashboard")
     assert r.status_code == 200 and "holds no verdicts yet" in r.text
     store.close()
+
+
+def test_dashboard_cache_serves_stale_numbers_while_it_recomputes(month, tmp_path):
+    import shutil
+
+    from catalyst.monitor.dashboard import DashboardCache
+
+    path = tmp_path / "cache.duckdb"
+    shutil.copy(month, path)
+    now = [0.0]
+    store = Store(path)
+    cache = DashboardCache(store, ttl=60, clock=lambda: now[0])
+    first = cache.get("7d")
+    assert first["age_seconds"] == 0 and first["overview"]["n"] > 0
+    with store.connect() as con:  # new traffic arrives
+        simulate(con, 500, days=1, end=datetime.now(UTC), offset=10**7)
+    now[0] = 30.0
+    assert cache.get("7d")["overview"]["n"] == first["overview"]["n"]  # fresh enough: served as is
+    now[0] = 90.0
+    stale = cache.get("7d")  # too old: served, and a refresh starts in the background
+    assert stale["overview"]["n"] == first["overview"]["n"] and stale["age_seconds"] == 90.0
+    cache.threads["7d"].join(timeout=60)
+    assert cache.get("7d")["overview"]["n"] == first["overview"]["n"] + 500 and not cache.errors
+    store.close()
