@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         try:
             rep = build_report(con, since=since, by=by, sla_hours=sla_hours, db=db,
                                drift=drift if drift is not None else html_out is not None, reference=reference,
-                               min_segment=min_segment, seed=seed)
+                               min_segment=min_segment, seed=seed, plots=html_out is not None or json_out)
         finally:
             con.close()
         if html_out is not None:

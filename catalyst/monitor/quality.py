@@ -20,7 +20,6 @@ from typing import Any
 import duckdb
 
 from catalyst.monitor._sql import (
-    BUCKETS,
     Z95,
     Schema,
     Window,
@@ -31,12 +30,15 @@ from catalyst.monitor._sql import (
     wilson,
     window_table,
 )
+from catalyst.monitor._sql import (
+    bucket as bucket_sql,
+)
 
 
 def quality(con: duckdb.DuckDBPyConnection, window: Window, *, by: str = "day", alpha: float = 0.05,
             min_labels: int = 30, ece_alarm: float = 0.1) -> dict[str, Any]:
     schema: Schema = prepare(con)
-    bucket = f"time_bucket(INTERVAL '{BUCKETS[by]}', v.created_at)"
+    bucket = bucket_sql("v.created_at", by)
     est = rows(con, f"""
         SELECT {bucket} AS bucket, count(*) AS accepted, avg(1 - confidence) AS expected_error,
                sum(confidence * (1 - confidence)) AS var_sum

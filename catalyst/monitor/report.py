@@ -17,8 +17,22 @@ from typing import Any
 
 import duckdb
 
-from catalyst.monitor._sql import BUCKETS, Schema, Window, prepare, require_rows, rows, wilson, window_table
+from catalyst.monitor._sql import (
+    BUCKETS,
+    Schema,
+    Window,
+    bucket,
+    log_span,
+    prepare,
+    require_rows,
+    rows,
+    wilson,
+    window_table,
+)
 
+#: check_results has no timestamp: its rows are picked by their verdict's (a semi-join on verdict_id)
+_IN_WINDOW = """SEMI JOIN (SELECT verdict_id FROM verdicts WHERE created_at >= ? AND created_at < ?) v
+                ON c.verdict_id = v.verdict_id"""
 _TIMEOUT = "coalesce(c.error ILIKE '%timeout%' OR c.error ILIKE '%timed out%', false)"
 
 
@@ -32,6 +46,8 @@ def health(con: duckdb.DuckDBPyConnection, window: Window, *, by: str = "day", s
         raise ConfigError(f"--by `{by}` is not a bucket; use one of: {', '.join(BUCKETS)}")
     require_rows(con, window, db)
     p = window.params()
+    _n, lo, hi = log_span(con)
+    whole = " " if lo is not None and hi is not None and lo >= window.start and hi < window.end else ""  # all rows
     out: dict[str, Any] = {"window": {"start": window.start, "end": window.end, "by": by}}
     out["overview"] = rows(con, """
         SELECT count(*) AS n, count_if(decision = 'accept') / count(*) AS accept_rate,
@@ -46,7 +62,7 @@ def health(con: duckdb.DuckDBPyConnection, window: Window, *, by: str = "day", s
             "SELECT count_if(evidence = 'none') / count(*) FROM verdicts WHERE created_at >= ? AND created_at < ?",
             p).fetchone()[0]  # type: ignore[index]
     out["timeline"] = rows(con, f"""
-        SELECT time_bucket(INTERVAL '{BUCKETS[by]}', created_at) AS bucket, count(*) AS n,
+        SELECT {bucket('created_at', by)} AS bucket, count(*) AS n,
                count_if(decision = 'accept') / count(*) AS accept_rate,
                count_if(decision = 'review') / count(*) AS review_rate,
                count_if(decision = 'block') / count(*) AS block_rate,
@@ -66,8 +82,8 @@ def health(con: duckdb.DuckDBPyConnection, window: Window, *, by: str = "day", s
                count_if(c.error IS NOT NULL) / count(*) AS error_rate,
                count_if({_TIMEOUT}) / count(*) AS timeout_rate,
                count_if(NOT c.passed) / count(*) AS fail_rate, avg(c.score) AS mean_score
-        FROM check_results c SEMI JOIN {window_table(con, schema, window)} v ON c.verdict_id = v.verdict_id
-        GROUP BY c.name ORDER BY c.name""")
+        FROM check_results c {whole or _IN_WINDOW}
+        GROUP BY c.name ORDER BY c.name""", [] if whole else p)
     out["model_calls"] = _model_calls(con, schema, window, out["overview"]["n"])
     out["review"] = _review(con, schema, window, sla_hours)
     out["overturn"] = overturn(con, schema, window)
@@ -124,7 +140,7 @@ def overturn(con: duckdb.DuckDBPyConnection, schema: Schema, window: Window) -> 
         SELECT audit, count(*) AS n,
                count_if((label = 0 AND confidence >= 0.5) OR (label = 1 AND confidence < 0.5)) AS overturned,
                count_if(label = 0) AS wrong
-        FROM {window_table(con, schema, window)} WHERE label IS NOT NULL AND confidence IS NOT NULL
+        FROM {window_table(con, schema, window)} WHERE confidence IS NOT NULL
         GROUP BY ALL""")
     res: dict[str, Any] = {"review": None, "audit": None}
     for r in out:

@@ -16,10 +16,10 @@ from typing import Any
 import duckdb
 
 from catalyst.monitor._sql import (
-    BUCKETS,
     Schema,
     Window,
     benjamini_hochberg,
+    bucket,
     normal_sf,
     prepare,
     rows,
@@ -28,40 +28,46 @@ from catalyst.monitor._sql import (
     window_table,
 )
 
-_SLICES = """
-    WITH v AS (SELECT * FROM {w} WHERE segment IS NOT NULL AND json_type(segment) = 'OBJECT'),
-    kv AS (SELECT verdict_id, created_at, decision, confidence, label, k,
-                  json_extract_string(segment, '$."' || k || '"') AS val
-           FROM (SELECT *, unnest(json_keys(segment)) AS k FROM v))
-"""
+#: stats of one group of verdicts; every one is a sum, so groups by segment string re-aggregate by key=value
+_STATS = """count(*) AS n, count_if(decision <> 'accept') AS flagged, sum(confidence) AS conf_sum,
+    sum(confidence * confidence) AS conf_sq, count(confidence) AS conf_n,
+    count_if(decision = 'accept' AND confidence IS NOT NULL) AS acc_n,
+    sum(CASE WHEN decision = 'accept' THEN 1 - confidence END) AS exp_err"""
+_LABELS = """count(label) AS labelled,
+    count_if((label = 0 AND confidence >= 0.5) OR (label = 1 AND confidence < 0.5)) AS overturned"""
+_SUMS = ("n", "flagged", "conf_sum", "conf_sq", "conf_n", "acc_n", "exp_err")
+
+
+def _by_key_value(inner: str, cols: tuple[str, ...], extra: str = "") -> str:
+    """SQL: ``inner`` grouped by the raw segment string (JSON parsed once per distinct segment, not per verdict),
+    then re-aggregated per segment key=value (plus ``extra`` grouping columns)."""
+    sums = ", ".join(f"sum({c}) AS {c}" for c in cols)
+    return f"""
+        WITH seg AS ({inner}),
+        kv AS (SELECT *, unnest(json_keys(segment)) AS k FROM seg WHERE json_type(segment) = 'OBJECT')
+        SELECT k AS key, json_extract_string(segment, '$."' || k || '"') AS value{extra}, {sums}
+        FROM kv GROUP BY ALL"""
 
 
 def slices(con: duckdb.DuckDBPyConnection, window: Window, *, min_size: int = 200, alpha: float = 0.05,
            by: str = "day", top: int = 10) -> dict[str, Any]:
     schema: Schema = prepare(con)
     p = window.params()
-    tot = rows(con, """
-        SELECT count(*) AS n, count_if(decision <> 'accept') AS flagged, sum(confidence) AS conf_sum,
-               sum(confidence * confidence) AS conf_sq, count(confidence) AS conf_n,
-               count_if(decision = 'accept' AND confidence IS NOT NULL) AS acc_n,
-               sum(CASE WHEN decision = 'accept' THEN 1 - confidence END) AS exp_err
-        FROM verdicts WHERE created_at >= ? AND created_at < ?""", p)[0]
+    tot = rows(con, f"SELECT {_STATS} FROM verdicts WHERE created_at >= ? AND created_at < ?", p)[0]
     w = window_table(con, schema, window)
-    lab_cols = ("count(kv.label) AS labelled, count_if((kv.label = 0 AND kv.confidence >= 0.5) OR "
-                "(kv.label = 1 AND kv.confidence < 0.5)) AS overturned")
-    got = rows(con, _SLICES.format(w=w) + f"""
-        SELECT k AS key, val AS value, count(*) AS n, count_if(kv.decision <> 'accept') AS flagged,
-               sum(kv.confidence) AS conf_sum, sum(kv.confidence * kv.confidence) AS conf_sq,
-               count(kv.confidence) AS conf_n, count_if(kv.decision = 'accept' AND kv.confidence IS NOT NULL) AS acc_n,
-               sum(CASE WHEN kv.decision = 'accept' THEN 1 - kv.confidence END) AS exp_err, {lab_cols}
-        FROM kv GROUP BY ALL ORDER BY key, n DESC""")
-    lab_tot = rows(con, f"""
-        SELECT count(label) AS labelled, count_if((label = 0 AND confidence >= 0.5) OR
-               (label = 1 AND confidence < 0.5)) AS overturned FROM {w}""")[0]
+    got = rows(con, _by_key_value(f"""SELECT segment, {_STATS} FROM verdicts WHERE created_at >= ? AND created_at < ?
+                                      AND segment IS NOT NULL GROUP BY segment""", _SUMS) + " ORDER BY key, n DESC", p)
+    labs = {(r["key"], r["value"]): r for r in rows(con, _by_key_value(
+        f"SELECT segment, {_LABELS} FROM {w} WHERE segment IS NOT NULL GROUP BY segment", ("labelled", "overturned")))}
+    lab_tot = rows(con, f"SELECT {_LABELS} FROM {w}")[0]
+    for r in got:
+        lab = labs.get((r["key"], r["value"]), {})
+        r["labelled"], r["overturned"] = int(lab.get("labelled") or 0), int(lab.get("overturned") or 0)
+    lab_tot = {k: int(v or 0) for k, v in lab_tot.items()}
     out: list[dict[str, Any]] = []
     tests: list[tuple[dict[str, Any], str, float]] = []
     for r in got:
-        s = {"key": r["key"], "value": r["value"], "n": r["n"]}
+        s = {"key": r["key"], "value": r["value"], "n": int(r["n"])}
         s["flag_rate"] = r["flagged"] / r["n"]
         s["flag_low"], s["flag_high"] = wilson(r["flagged"], r["n"])
         s["mean_confidence"] = r["conf_sum"] / r["conf_n"] if r["conf_n"] else None
@@ -99,7 +105,7 @@ def slices(con: duckdb.DuckDBPyConnection, window: Window, *, min_size: int = 20
             s["flagged"] = s["evidence_q"] < alpha
     ranked = sorted((s for s in out if s["status"] == "ok"), key=lambda s: s.get("evidence_q", 1.0))
     small = [s for s in out if s["status"] != "ok"]
-    timeline = _timeline(con, w, by, [(s["key"], s["value"]) for s in ranked[:top]]) if ranked and top else []
+    timeline = _timeline(con, window, by, [(s["key"], s["value"]) for s in ranked[:top]]) if ranked and top else []
     return {"min_size": min_size, "alpha": alpha, "ranked": ranked, "too_small": small, "timeline": timeline}
 
 
@@ -118,10 +124,17 @@ def _welch(r: dict[str, Any], tot: dict[str, Any]) -> tuple[float, float | None]
     return z, 2 * normal_sf(abs(z))
 
 
-def _timeline(con: duckdb.DuckDBPyConnection, w: str, by: str, which: list[tuple[str, str]]) -> list[dict[str, Any]]:
+def _timeline(con: duckdb.DuckDBPyConnection, window: Window, by: str,
+              which: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """Flag rate and mean confidence per bucket for the top-ranked slices."""
-    return rows(con, _SLICES.format(w=w) + f"""
-        SELECT k AS key, val AS value, time_bucket(INTERVAL '{BUCKETS[by]}', created_at) AS bucket, count(*) AS n,
-               count_if(decision <> 'accept') / count(*) AS flag_rate, avg(confidence) AS mean_confidence
-        FROM kv WHERE list_contains(?, k || '=' || coalesce(val, '∅')) GROUP BY ALL ORDER BY key, value, bucket""",
-                [[f"{k}={v if v is not None else '∅'}" for k, v in which]])
+    got = rows(con, _by_key_value(f"""
+        SELECT segment, {bucket('created_at', by)} AS bucket, count(*) AS n, count_if(decision <> 'accept') AS flagged,
+               sum(confidence) AS conf_sum, count(confidence) AS conf_n
+        FROM verdicts WHERE created_at >= ? AND created_at < ? AND segment IS NOT NULL GROUP BY ALL""",
+                                  ("n", "flagged", "conf_sum", "conf_n"), ", bucket") + " ORDER BY key, value, bucket",
+               window.params())
+    keep = set(which)
+    return [{"key": r["key"], "value": r["value"], "bucket": r["bucket"], "n": r["n"],
+             "flag_rate": r["flagged"] / r["n"],
+             "mean_confidence": r["conf_sum"] / r["conf_n"] if r["conf_n"] else None}
+            for r in got if (r["key"], r["value"]) in keep]
