@@ -52,6 +52,16 @@ def test_a_shifted_week_is_caught_and_explained(log):
     con.close()
 
 
+def test_metadata_fields_that_appear_or_vanish_are_reported(log):
+    con = open_db(log)
+    w = week(3)
+    con.execute("""UPDATE interactions SET metadata = json_merge_patch(metadata, '{"tenant": "acme"}')
+                   WHERE created_at >= ? AND created_at < ?""", w.params())
+    rep = drift_report(con, week(2), w, DriftSettings(resamples=199), text=False)
+    assert {"field": "tenant", "ref_rows": 0, "cur_rows": 4000, "change": "appeared"} in rep["fields"]
+    con.close()
+
+
 def test_tiny_windows_are_reported_as_too_small(log):
     con = open_db(log)
     tiny = Window(week(0).start, week(0).start + timedelta(minutes=20))

@@ -139,3 +139,19 @@ def test_cli_replay_compare_promote_rollback(tmp_path):
     assert r.exit_code == 0 and "promoted strict@" in r.output
     r = runner.invoke(app, ["rollback", "--db", str(db)])
     assert r.exit_code == 0 and "no promoted version" in r.output
+
+
+def test_cli_compare_canary_and_nothing_to_compare(tmp_path):
+    db = tmp_path / "log.duckdb"
+    with Validator(BASE, store=db) as v:
+        Canary(v, STRICT, share=0.5).validate_many(answers("z", 300))
+        v.store.flush()
+    runner = CliRunner()
+    r = runner.invoke(app, ["compare", "--db", str(db), "--stable", BASE.version, "--challenger", STRICT.version,
+                            "--json"])
+    assert r.exit_code == 0, r.output
+    assert '"promote": false' in r.output and '"flag_rate"' in r.output
+    r = runner.invoke(app, ["compare", "--db", str(db)])
+    assert r.exit_code != 0 and "no challenger verdicts in this log" in str(r.exception)
+    r = runner.invoke(app, ["compare", "--db", str(db), "--stable", BASE.version, "--challenger", "other@0000000"])
+    assert r.exit_code != 0 and "no verdicts of other@0000000" in str(r.exception)

@@ -16,6 +16,14 @@ def _f(x: Any, d: int = 3) -> str:
     return "—" if x is None else f"{x:.{d}f}"
 
 
+def time_png(fig: Any, axes: Any) -> str:
+    """Finish a figure whose x axes are time (slanted small dates) and return it as base64 PNG."""
+    for ax in (axes if hasattr(axes, "__iter__") else [axes]):
+        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def _p(x: Any) -> str:
     return "—" if x is None else f"{x:.2g}"
 
@@ -38,6 +46,9 @@ def drift_terminal(d: dict[str, Any]) -> list[Any]:
                   "[bold red]yes[/]" if x["drift"] else "no",
                   "" if x["kind"] == "text" else ("fires" if x.get("fixed_rule") else ""))
     out: list[Any] = [t]
+    for f in d.get("fields", []):
+        out.append(Text(f"metadata field `{f['field']}` {f['change']} ({f['ref_rows']:,} → {f['cur_rows']:,} rows)",
+                        style="bold"))
     for x in d["tests"]:
         if x["kind"] == "text" and x.get("drift"):
             out.append(Text(f"{x['metric']}: words of the current window: {', '.join(x['words_current'][:8])}; "
@@ -85,7 +96,9 @@ def drift_html(d: dict[str, Any]) -> str:
             f"reference {d['reference']['start']:%Y-%m-%d %H:%M} → {d['reference']['end']:%Y-%m-%d %H:%M} UTC.</p>"
             f"<img src='data:image/png;base64,{_drift_figure(d)}'>"
             + _table(["metric", "n ref", "n cur", "statistic (PSI / AUC)", "null 95%", "q", "drift", "what"], rows)
-            + examples + f"<p class='note'>{html.escape(d['method'])}; {d['resamples']} null draws per statistic.</p>")
+            + examples + "".join(f"<p><b>metadata field <code>{html.escape(f['field'])}</code> {f['change']}</b> "
+                                 f"({f['ref_rows']:,} → {f['cur_rows']:,} rows)</p>" for f in d.get("fields", []))
+            + f"<p class='note'>{html.escape(d['method'])}; {d['resamples']} null draws per statistic.</p>")
 
 
 # -- quality ---------------------------------------------------------------------------------------
@@ -129,10 +142,7 @@ def _quality_figure(q: dict[str, Any]) -> str:
     axes[1].axhline(q.get("settings", {}).get("ece_alarm", 0.1), ls=":", c="grey", label="alarm")
     axes[1].set(title="calibration error (ECE) of labelled verdicts", ylim=(0, None))
     axes[1].legend(fontsize=8)
-    for ax in axes:
-        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
-    fig.tight_layout()
-    return _png(fig)
+    return time_png(fig, axes)
 
 
 def quality_html(q: dict[str, Any]) -> str:
@@ -177,9 +187,7 @@ def _slices_figure(s: dict[str, Any]) -> str:
         ax.plot([p[0] for p in pts], [p[1] for p in pts], label=name)
     ax.set(title="flag rate by segment", ylim=(0, 1))
     ax.legend(fontsize=7)
-    ax.tick_params(axis="x", labelrotation=45, labelsize=7)
-    fig.tight_layout()
-    return _png(fig)
+    return time_png(fig, ax)
 
 
 def slices_html(s: dict[str, Any]) -> str:

@@ -220,6 +220,7 @@ def drift_report(con: duckdb.DuckDBPyConnection, ref: Window, cur: Window,
     s = settings or DriftSettings()
     schema: Schema = prepare(con)
     tests: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
     tests.append(_numeric(con, "confidence", "confidence", "verdicts", ref, cur, s))
     tests.append(_numeric(con, "latency_ms", "ms", "verdicts", ref, cur, s))
     names = [r["name"] for r in rows(con, """
@@ -234,7 +235,11 @@ def drift_report(con: duckdb.DuckDBPyConnection, ref: Window, cur: Window,
     if schema.has("interactions"):
         tests.append(_numeric(con, "input_length", "length(input::VARCHAR)", "interactions", ref, cur, s))
         tests.append(_numeric(con, "output_length", "length(output)", "interactions", ref, cur, s))
-        for field, path, _nr, _nc in _metadata_fields(con, ref, cur):
+        fields = _metadata_fields(con, ref, cur)
+        changes = [{"field": f, "ref_rows": nr, "cur_rows": nc,
+                    "change": "appeared" if nr == 0 else "vanished" if nc == 0 else "present"}
+                   for f, _p, nr, nc in fields]
+        for field, path, _nr, _nc in fields:
             t = _categorical(con, f"metadata:{field}", "json_extract_string(metadata, ?)", [path], "interactions",
                              ref, cur, s)
             tests.append(t)
@@ -248,6 +253,7 @@ def drift_report(con: duckdb.DuckDBPyConnection, ref: Window, cur: Window,
         t["drift"] = q < s.alpha
     return {"reference": {"start": ref.start, "end": ref.end}, "current": {"start": cur.start, "end": cur.end},
             "alpha": s.alpha, "resamples": s.resamples, "tests": tests,
+            "fields": [c for c in changes if c["change"] != "present"],
             "drifted": [t["metric"] for t in judged if t["drift"]],
             "method": "PSI on DuckDB histograms with a multinomial null at the actual sizes; text: held-out "
                       "domain classifier with a Mann-Whitney test on bounded samples; Benjamini-Hochberg FDR"}

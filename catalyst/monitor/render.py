@@ -9,13 +9,10 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from catalyst.evaluation.html import _plt, _png, _table
+from catalyst.evaluation.html import _plt, _table
+from catalyst.monitor._sections import _pct, time_png
 
 __all__ = ["render_html", "terminal"]
-
-
-def _pct(x: Any) -> str:
-    return "—" if x is None else f"{100 * float(x):.1f}%"
 
 
 def _num(x: Any, digits: int = 3) -> str:
@@ -99,10 +96,7 @@ def _timeline_figure(rep: dict[str, Any]) -> str:
     axes[2].plot(xs, [q[1] for q in qs], label="median")
     axes[2].set(title="confidence", ylim=(0, 1))
     axes[2].legend(fontsize=8)
-    for ax in axes:
-        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
-    fig.tight_layout()
-    return _png(fig)
+    return time_png(fig, axes)
 
 
 def _latency_figure(rep: dict[str, Any]) -> str:
@@ -114,9 +108,7 @@ def _latency_figure(rep: dict[str, Any]) -> str:
         ax.plot(xs, [(b["ms_q"] or [None] * 3)[i] for b in tl], label=name)
     ax.set(title="verdict latency (ms)", yscale="log")
     ax.legend(fontsize=8)
-    ax.tick_params(axis="x", labelrotation=45, labelsize=7)
-    fig.tight_layout()
-    return _png(fig)
+    return time_png(fig, ax)
 
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222;line-height:1.4}
