@@ -22,6 +22,7 @@ under ``alpha``, so testing twenty metrics does not raise twenty chances of a fa
 
 from __future__ import annotations
 
+import uuid
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from catalyst.monitor._sql import Schema, Window, benjamini_hochberg, prepare, rows
+from catalyst.monitor._sql import Schema, Window, benjamini_hochberg, prepare
 
 __all__ = ["DriftSettings", "drift_report", "psi", "psi_null_test"]
 
@@ -93,6 +94,31 @@ def _numeric(con: duckdb.DuckDBPyConnection, name: str, value: str, source: str,
     return _judge(name, kind, counts, len(edges) + 1, s, detail={"edges": edges})
 
 
+def _check_scores(con: duckdb.DuckDBPyConnection, ref: Window, cur: Window, s: DriftSettings) -> list[dict[str, Any]]:
+    """Every check's score at once: one join of check_results with the two windows' verdicts, bins per check."""
+    side, sp = _side(ref, cur)
+    span, pp = _span(ref, cur)
+    name = f"_drift_checks_{uuid.uuid4().hex[:8]}"
+    qs = [i / s.bins for i in range(1, s.bins)]
+    con.execute(f"""CREATE TEMP TABLE {name} AS
+                    SELECT c.name AS g, c.score AS x, v.side FROM check_results c
+                    JOIN (SELECT verdict_id, {side} AS side FROM verdicts WHERE {span}) v ON c.verdict_id = v.verdict_id
+                    WHERE v.side IS NOT NULL AND c.score IS NOT NULL""", [*sp, *pp])
+    try:
+        edges = {g: sorted({float(x) for x in e or []}) for g, e in con.execute(
+            f"SELECT g, quantile_disc(x, {qs}) FILTER (WHERE side = 0) FROM {name} GROUP BY g ORDER BY g").fetchall()}
+        counts = con.execute(f"""
+            SELECT t.g, t.side, len(list_filter(e.edges, lambda q: q <= t.x)) AS bin, count(*) AS n
+            FROM {name} t JOIN (SELECT unnest(?::VARCHAR[]) AS g, unnest(?::DOUBLE[][]) AS edges) e ON e.g = t.g
+            GROUP BY ALL""", [list(edges), list(edges.values())]).fetchall()
+    finally:
+        con.execute(f"DROP TABLE {name}")
+    per: dict[str, list[tuple[int, int, int]]] = {g: [] for g in edges}
+    for g, sd, b, n in counts:
+        per[g].append((sd, b, n))
+    return [_judge(f"check:{g}", "number", per[g], len(e) + 1, s, detail={"edges": e}) for g, e in edges.items()]
+
+
 def _judge(name: str, kind: str, counts: list[tuple[int, int, int]], k: int, s: DriftSettings,
            detail: dict[str, Any]) -> dict[str, Any]:
     hist = np.zeros((2, max(k, 1)), dtype=np.int64)
@@ -109,14 +135,11 @@ def _judge(name: str, kind: str, counts: list[tuple[int, int, int]], k: int, s: 
     return {**out, "status": "ok", "statistic": stat, "threshold": thr, "p": p, "fixed_rule": stat > s.fixed_psi}
 
 
-def _categorical(con: duckdb.DuckDBPyConnection, name: str, value: str, params: list[Any], source: str,
-                 ref: Window, cur: Window, s: DriftSettings) -> dict[str, Any]:
-    side, sp = _side(ref, cur)
-    span, pp = _span(ref, cur)
-    got = con.execute(f"""
-        SELECT side, coalesce({value}, '∅') AS v, count(*) AS n FROM (
-            SELECT *, {side} AS side FROM {source} WHERE {span}) WHERE side IS NOT NULL GROUP BY ALL""",
-                      [*params, *sp, *pp]).fetchall()
+def _categorical(con: duckdb.DuckDBPyConnection, name: str, value: str, params: list[Any], table: str,
+                 s: DriftSettings) -> dict[str, Any]:
+    """``table`` holds (metadata, side, n): one row per distinct metadata value and window."""
+    got = con.execute(f"SELECT side, coalesce({value}, '∅') AS v, sum(n) AS n FROM {table} GROUP BY ALL",
+                      params).fetchall()
     totals: dict[str, int] = {}
     per: dict[tuple[int, str], int] = {}
     for sd, v, n in got:
@@ -131,20 +154,28 @@ def _categorical(con: duckdb.DuckDBPyConnection, name: str, value: str, params: 
                   detail={"values": keep, "appeared": appeared[:20], "vanished": vanished[:20]})
 
 
-def _metadata_fields(con: duckdb.DuckDBPyConnection, ref: Window, cur: Window) -> list[tuple[str, str, int, int]]:
-    """(field, JSON path, rows with it in ref, in cur): top-level metadata keys and ``segment.*`` keys."""
+def _meta_table(con: duckdb.DuckDBPyConnection, ref: Window, cur: Window) -> str:
+    """A temp table of (metadata, side, n): JSON is then parsed once per distinct metadata value, not per row."""
     side, sp = _side(ref, cur)
     span, pp = _span(ref, cur)
+    name = f"_drift_meta_{uuid.uuid4().hex[:8]}"
+    con.execute(f"""CREATE TEMP TABLE {name} AS
+                    SELECT metadata, side, count(*) AS n FROM (
+                        SELECT metadata, {side} AS side FROM interactions WHERE {span} AND metadata IS NOT NULL)
+                    WHERE side IS NOT NULL GROUP BY ALL""", [*sp, *pp])
+    return name
+
+
+def _metadata_fields(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str, int, int]]:
+    """(field, JSON path, rows with it in ref, in cur): top-level metadata keys and ``segment.*`` keys."""
     got = con.execute(f"""
-        WITH m AS (SELECT metadata, {side} AS side FROM interactions WHERE {span} AND metadata IS NOT NULL)
-        SELECT k, side, count(*) FROM (SELECT unnest(json_keys(metadata)) AS k, side FROM m WHERE side IS NOT NULL
-                                       AND json_type(metadata) = 'OBJECT')
+        SELECT k, side, sum(n) FROM (SELECT unnest(json_keys(metadata)) AS k, side, n FROM {table}
+                                     WHERE json_type(metadata) = 'OBJECT')
         WHERE k <> 'segment' GROUP BY ALL
         UNION ALL
-        SELECT 'segment.' || k, side, count(*) FROM (
-            SELECT unnest(json_keys(metadata -> '$.segment')) AS k, side FROM m
-            WHERE side IS NOT NULL AND json_type(metadata -> '$.segment') = 'OBJECT') GROUP BY ALL""",
-                      [*sp, *pp]).fetchall()
+        SELECT 'segment.' || k, side, sum(n) FROM (
+            SELECT unnest(json_keys(metadata -> '$.segment')) AS k, side, n FROM {table}
+            WHERE json_type(metadata -> '$.segment') = 'OBJECT') GROUP BY ALL""").fetchall()
     seen: dict[str, list[int]] = {}
     for k, sd, n in got:
         seen.setdefault(k, [0, 0])[int(sd)] += int(n)
@@ -164,11 +195,11 @@ def _text(con: duckdb.DuckDBPyConnection, name: str, value: str, ref: Window, cu
 
     def sample(w: Window, salt: int) -> list[str]:
         got = con.execute(f"""
-            SELECT t FROM (SELECT {value} AS t FROM interactions WHERE created_at >= ? AND created_at < ?
-                           AND {value} IS NOT NULL AND length({value}) > 0)
-            USING SAMPLE reservoir({int(s.text_sample)} ROWS) REPEATABLE ({int(s.seed) * 31 + salt})""",
+            SELECT {value} AS t FROM (
+                SELECT * FROM (SELECT input, output FROM interactions WHERE created_at >= ? AND created_at < ?)
+                USING SAMPLE reservoir({int(s.text_sample)} ROWS) REPEATABLE ({int(s.seed) * 31 + salt}))""",
                           w.params()).fetchall()
-        return [r[0] for r in got]
+        return [r[0] for r in got if r[0]]  # sampled first, parsed after: JSON work on the sample only
 
     a, b = sample(ref, 1), sample(cur, 2)
     out: dict[str, Any] = {"metric": name, "kind": "text", "n_ref": len(a), "n_cur": len(b)}
@@ -223,26 +254,18 @@ def drift_report(con: duckdb.DuckDBPyConnection, ref: Window, cur: Window,
     changes: list[dict[str, Any]] = []
     tests.append(_numeric(con, "confidence", "confidence", "verdicts", ref, cur, s))
     tests.append(_numeric(con, "latency_ms", "ms", "verdicts", ref, cur, s))
-    names = [r["name"] for r in rows(con, """
-        SELECT DISTINCT name FROM check_results c
-             SEMI JOIN (SELECT verdict_id FROM verdicts WHERE created_at >= ? AND created_at < ?) v
-             ON c.verdict_id = v.verdict_id
-        WHERE c.score IS NOT NULL ORDER BY name""", cur.params())]
-    for name in names:
-        src = (f"(SELECT c.score AS score, v.created_at FROM check_results c JOIN verdicts v "
-               f"ON c.verdict_id = v.verdict_id WHERE c.name = '{name.replace(chr(39), chr(39) * 2)}')")
-        tests.append(_numeric(con, f"check:{name}", "score", src, ref, cur, s))
+    tests += _check_scores(con, ref, cur, s)
     if schema.has("interactions"):
         tests.append(_numeric(con, "input_length", "length(input::VARCHAR)", "interactions", ref, cur, s))
         tests.append(_numeric(con, "output_length", "length(output)", "interactions", ref, cur, s))
-        fields = _metadata_fields(con, ref, cur)
+        meta = _meta_table(con, ref, cur)
+        fields = _metadata_fields(con, meta)
         changes = [{"field": f, "ref_rows": nr, "cur_rows": nc,
                     "change": "appeared" if nr == 0 else "vanished" if nc == 0 else "present"}
                    for f, _p, nr, nc in fields]
         for field, path, _nr, _nc in fields:
-            t = _categorical(con, f"metadata:{field}", "json_extract_string(metadata, ?)", [path], "interactions",
-                             ref, cur, s)
-            tests.append(t)
+            tests.append(_categorical(con, f"metadata:{field}", "json_extract_string(metadata, ?)", [path], meta, s))
+        con.execute(f"DROP TABLE {meta}")
         if text:
             tests.append(_text(con, "text:input", "(CASE WHEN json_type(input) = 'VARCHAR' THEN input ->> '$' "
                                                   "ELSE input::VARCHAR END)", ref, cur, s))
