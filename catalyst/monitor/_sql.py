@@ -11,6 +11,7 @@ may be NULL (no evidence check could score): averages skip it and the share of s
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from dataclasses import dataclass
@@ -89,7 +90,8 @@ class Schema:
 def prepare(con: duckdb.DuckDBPyConnection) -> Schema:
     """UTC buckets on this connection, and the schema; raises a clear error for a log without verdicts."""
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
+    with contextlib.suppress(duckdb.Error):  # in Jupyter, DuckDB refuses to touch it without ipywidgets
+        con.execute("SET enable_progress_bar = false")
     schema = Schema(con)
     if not schema.has("verdicts"):
         raise NoDataError("this DuckDB file has no `verdicts` table: it is not a Catalyst log (or was never "
