@@ -63,11 +63,14 @@ def _drift_figure(d: dict[str, Any]) -> str:
     ok = [x for x in d["tests"] if x["status"] == "ok" and x["kind"] != "text"]
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(ok) + 1.2))
     ys = range(len(ok))
-    ax.barh(ys, [x["statistic"] for x in ok], color=["#c33" if x["drift"] else "#8aa" for x in ok], label="PSI")
-    ax.scatter([x["threshold"] for x in ok], ys, marker="|", s=200, c="black", label="null 95th percentile")
+    floor = 1e-6  # PSI of identical histograms is 0: drawn at the floor of the log axis
+    ax.barh(ys, [max(floor, x["statistic"]) for x in ok], left=floor,
+            color=["#c33" if x["drift"] else "#8aa" for x in ok], label="PSI")
+    ax.scatter([max(floor, x["threshold"]) for x in ok], ys, marker="|", s=200, c="black",
+               label="null 95th percentile (this window's threshold)")
     ax.axvline(0.1, ls=":", c="grey", label="fixed PSI 0.1")
     ax.set_yticks(list(ys), [x["metric"] for x in ok], fontsize=8)
-    ax.set(xscale="symlog", xlabel="PSI (red: drift after FDR control)", title="Drift by metric")
+    ax.set(xscale="log", xlim=(floor, None), xlabel="PSI (red: drift after FDR control)", title="Drift by metric")
     ax.legend(fontsize=7)
     fig.tight_layout()
     return _png(fig)

@@ -33,6 +33,8 @@ from catalyst.monitor._sql import (
 #: check_results has no timestamp: its rows are picked by their verdict's (a semi-join on verdict_id)
 _IN_WINDOW = """SEMI JOIN (SELECT verdict_id FROM verdicts WHERE created_at >= ? AND created_at < ?) v
                 ON c.verdict_id = v.verdict_id"""
+_OUT_OF_WINDOW = """ANTI JOIN (SELECT verdict_id FROM verdicts WHERE NOT (created_at >= ? AND created_at < ?)) v
+                    ON c.verdict_id = v.verdict_id"""
 _TIMEOUT = "coalesce(c.error ILIKE '%timeout%' OR c.error ILIKE '%timed out%', false)"
 
 
@@ -44,10 +46,12 @@ def health(con: duckdb.DuckDBPyConnection, window: Window, *, by: str = "day", s
         from catalyst.errors import ConfigError
 
         raise ConfigError(f"--by `{by}` is not a bucket; use one of: {', '.join(BUCKETS)}")
-    require_rows(con, window, db)
+    n_in = require_rows(con, window, db)
     p = window.params()
-    _n, lo, hi = log_span(con)
-    whole = " " if lo is not None and hi is not None and lo >= window.start and hi < window.end else ""  # all rows
+    n_all, _lo, _hi = log_span(con)
+    # check rows are picked through their verdicts: keep (semi-join) the window's when it is the smaller side,
+    # else drop (anti-join) the rest — the hash table is built on whichever set of verdict ids is smaller
+    pick = (" " if n_in == n_all else _IN_WINDOW if n_in <= n_all - n_in else _OUT_OF_WINDOW)
     out: dict[str, Any] = {"window": {"start": window.start, "end": window.end, "by": by}}
     out["overview"] = rows(con, """
         SELECT count(*) AS n, count_if(decision = 'accept') / count(*) AS accept_rate,
@@ -82,8 +86,8 @@ def health(con: duckdb.DuckDBPyConnection, window: Window, *, by: str = "day", s
                count_if(c.error IS NOT NULL) / count(*) AS error_rate,
                count_if({_TIMEOUT}) / count(*) AS timeout_rate,
                count_if(NOT c.passed) / count(*) AS fail_rate, avg(c.score) AS mean_score
-        FROM check_results c {whole or _IN_WINDOW}
-        GROUP BY c.name ORDER BY c.name""", [] if whole else p)
+        FROM check_results c {pick}
+        GROUP BY c.name ORDER BY c.name""", [] if n_in == n_all else p)
     out["model_calls"] = _model_calls(con, schema, window, out["overview"]["n"])
     out["review"] = _review(con, schema, window, sla_hours)
     out["overturn"] = overturn(con, schema, window)
