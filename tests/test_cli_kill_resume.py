@@ -1,8 +1,10 @@
 """Batch truth under SIGKILL: after a kill and `--resume`, the log and `--out` hold every record exactly once.
 
 `--out` lines are written (and fsynced) before their batch is committed, and `--resume` drops the lines whose
-verdicts never reached the log, so neither side can miss what the other has. Each kill happens once the
-`--out` file has grown past a mark (waiting on the file, not on a clock)."""
+verdicts never reached the log, so neither side can miss what the other has. Each kill lands right after a
+commit: once `--out` has passed a mark, the test waits for the log's write-ahead file to change (a commit)
+and kills at once — the moment an `--out` written after the commit would miss that batch (waiting on
+files, not on a clock)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,24 @@ def wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float = 
     raise AssertionError(f"{path} did not reach {n} lines in {timeout}s")
 
 
+def wait_for_commit(wal: Path, proc: subprocess.Popen, timeout: float = 300) -> bool:
+    """Block until the DuckDB write-ahead file changes size (a transaction committed); False if the run ended."""
+    def size() -> int:
+        try:
+            return wal.stat().st_size
+        except FileNotFoundError:
+            return -1
+    before = size()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if size() != before:
+            return True
+        if proc.poll() is not None:
+            return False
+        os.sched_yield()
+    raise AssertionError(f"no commit to {wal} in {timeout}s")
+
+
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     src = tmp_path_factory.mktemp("kill") / "in.jsonl"
@@ -56,7 +76,7 @@ def test_kill_then_resume_leaves_log_and_out_complete_and_without_duplicates(sou
         proc = subprocess.Popen(_cli(*args, *([] if first else ["--resume"])), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, env=env)
         first = False
-        reached = wait_for_lines(out, mark, proc)
+        reached = wait_for_lines(out, mark, proc) and wait_for_commit(Path(f"{db}.wal"), proc)
         if reached:
             proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)

@@ -16,9 +16,13 @@ import typer
 from catalyst.errors import RecordError, UserError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from catalyst.flow import Outcome
     from catalyst.jsonl import Rejected
     from catalyst.policy import CompiledPolicy
-    from catalyst.records import Interaction
+    from catalyst.records import Interaction, Verdict
+    from catalyst.sink import LogSink
     from catalyst.store import Store
 
 
@@ -162,20 +166,23 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
 
     bar_state: dict[str, Any] = {}
 
-    def emit(lines: bytes, last_line: int, n: int) -> None:
+    def emit(lines: bytes, last_line: int | None, n: int) -> None:
         """A batch was validated: ``--out`` first (durable), then the batch may go to the log; progress moves."""
         if out_fh is not None and lines:
             out_fh.write(lines)
             out_fh.flush()
             os.fsync(out_fh.fileno())
+        if last_line is None:
+            return
         counts["validated"] += n
         counts["line"] = last_line
         if bar_state:
             rate = counts["validated"] / max(1e-9, time.perf_counter() - t0)
             bar_state["bar"].update(bar_state["task"], completed=last_line, rate=f"{rate:,.0f} rec/s")
 
-    batches = (_parallel(input, compiled, store, workers, batch_size, skip, skip_bad, emit) if workers > 1
-               else _sequential(input, compiled, store, batch_size, skip, skip_bad, emit))
+    sink = _out_first_sink(compiled, store, emit) if workers <= 1 else None
+    batches = (_parallel(input, compiled, store, workers, batch_size, skip, skip_bad, emit) if sink is None
+               else _sequential(input, compiled, sink, batch_size, skip, skip_bad, emit))
     t0 = time.perf_counter()
     pending: deque[_Done] = deque()
 
@@ -204,11 +211,13 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
     finally:
         if out_fh is not None:
             out_fh.close()
-        if store is not None:
-            try:
-                store.close()  # commits what was validated before the stop (its --out lines are written)
-            except BaseException as e:
-                stopped = stopped or e
+        try:  # commits what was validated before the stop (its --out lines are written)
+            if sink is not None:
+                sink.close()  # flushes, releases the log, delivers the policy's notifications
+            elif store is not None:
+                store.close()
+        except BaseException as e:
+            stopped = stopped or e
     if stopped is not None:
         raise _stopped(stopped, input, db, store.written if store is not None else summary.n, counts["line"])
     elapsed = time.perf_counter() - t0
@@ -312,13 +321,30 @@ def _merge(written: Future[int], parts: list[_Done]) -> _Done:
                  sum(p.skipped for p in parts), [r for p in parts for r in p.rejected])
 
 
-def _sequential(input: Path, policy: CompiledPolicy, store: Store | None, batch_size: int, skip: set[str],
-                skip_bad: bool, emit: Callable[[bytes, int, int], None]) -> Iterator[_Done]:
+def _out_first_sink(policy: CompiledPolicy, store: Store | None, emit: Callable[[bytes, int | None, int], None]
+                    ) -> LogSink:
+    """The policy's log sink (redaction, journal, notifications), writing each batch's ``--out`` lines — the
+    verdicts as the log will keep them, redacted — before the batch reaches the journal. Flushes are the
+    caller's (group commits of ``WRITE_ROWS``), not a timer's."""
+    from catalyst.sink import LogSink
+
+    class OutFirst(LogSink):
+        def prepare(self, outcomes: Sequence[Outcome]) -> list[tuple[Interaction, Verdict]]:
+            pairs = super().prepare(outcomes)
+            emit(b"".join(v.to_json().encode() + b"\n" for _r, v in pairs), None, 0)
+            return pairs
+
+    return OutFirst.for_policy(policy, store, flush_interval=24 * 3600.0)
+
+
+def _sequential(input: Path, policy: CompiledPolicy, sink: LogSink, batch_size: int, skip: set[str],
+                skip_bad: bool, emit: Callable[[bytes, int | None, int], None]) -> Iterator[_Done]:
     from catalyst.jsonl import ReadStats, read_records
     from catalyst.summary import Summary
     from catalyst.validator import Validator
 
-    validator = Validator(policy, store=store, batch_size=batch_size)
+    store = sink.store
+    validator = Validator(policy, sink=sink, batch_size=batch_size)
     stats = ReadStats()
     skipped = 0
     seen_rejects = 0
@@ -337,7 +363,7 @@ def _sequential(input: Path, policy: CompiledPolicy, store: Store | None, batch_
         part.add(verdicts)
         new_rejects = stats.rejected[seen_rejects:]
         seen_rejects = len(stats.rejected)
-        emit(b"".join(v.to_json().encode() + b"\n" for v in verdicts), stats.lines, len(verdicts))  # before the log
+        emit(b"", stats.lines, len(verdicts))  # its --out lines were written by the sink, before the journal
         parts.append(_Done(_done(), b"", part, stats.lines, skipped, list(new_rejects)))
         skipped = 0
         if store is None or store.pending >= WRITE_ROWS:
@@ -350,7 +376,7 @@ def _sequential(input: Path, policy: CompiledPolicy, store: Store | None, batch_
 
 
 def _parallel(input: Path, policy: CompiledPolicy, store: Store | None, workers: int, batch_size: int,
-              skip: set[str], skip_bad: bool, emit: Callable[[bytes, int, int], None]) -> Iterator[_Done]:
+              skip: set[str], skip_bad: bool, emit: Callable[[bytes, int | None, int], None]) -> Iterator[_Done]:
     from catalyst.parallel import validate_file
 
     if store is not None:  # the cores belong to the workers; DuckDB's own thread pool would only compete with them
