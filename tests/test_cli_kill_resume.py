@@ -131,3 +131,43 @@ def test_a_stopping_error_says_what_is_committed_and_how_to_resume(tmp_path):
     assert ok.returncode == 0, ok.stderr
     ids = [json.loads(x)["id"] for x in out.read_text().splitlines()]
     assert sorted(ids) == sorted(f"r{i}" for i in range(50))
+
+
+DIE_AFTER_COMMIT = """
+import os, sys
+from catalyst.store import Store
+
+def dying(name):
+    orig = getattr(Store, name)
+    def call(self, *args, **kwargs):
+        fut = orig(self, *args, **kwargs)
+        if fut.result():  # the batch group is committed: die before anything else happens (as SIGKILL would)
+            os._exit(137)
+        return fut
+    setattr(Store, name, call)
+
+dying("flush_async")
+dying("write_many_async")
+from catalyst.cli import main
+sys.argv = ["catalyst", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_kill_right_after_a_commit_loses_no_out_line(source, tmp_path, workers):
+    """The worst moment for `--out`: its batch group just committed. Deterministic: the run dies right there."""
+    db, out = tmp_path / "log.duckdb", tmp_path / "out.jsonl"
+    env = {**os.environ, "NO_COLOR": "1"}
+    args = ["validate", str(source), "--db", str(db), "--out", str(out), "--workers", workers]
+    died = subprocess.run([sys.executable, "-c", DIE_AFTER_COMMIT, *args], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert died.returncode == 137, died.stderr
+    done = subprocess.run(_cli(*args, "--resume"), capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT count(*), count(DISTINCT id) FROM verdicts").fetchone() == (N, N)
+    con.close()
+    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert len(ids) == N and len(set(ids)) == N
