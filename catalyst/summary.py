@@ -23,6 +23,7 @@ class Summary:
     def __init__(self) -> None:
         self.decisions: Counter[str] = Counter()
         self.conf_sum = 0.0
+        self.conf_n = 0  # verdicts with a confidence (None: no evidence check scored)
         self.n = 0
         self.check_ms: dict[str, float] = defaultdict(float)
         self.check_n: Counter[str] = Counter()
@@ -32,6 +33,7 @@ class Summary:
     def merge(self, other: Summary) -> None:
         self.decisions.update(other.decisions)
         self.conf_sum += other.conf_sum
+        self.conf_n += other.conf_n
         self.n += other.n
         for k, v in other.check_ms.items():
             self.check_ms[k] += v
@@ -43,7 +45,10 @@ class Summary:
         for v in verdicts:
             self.n += 1
             self.decisions[v.decision.value] += 1
-            self.conf_sum += v.confidence
+            conf = v.confidence
+            if conf is not None:
+                self.conf_sum += conf
+                self.conf_n += 1
             for c in v.checks:
                 self.check_ms[c.name] += c.ms
                 self.check_n[c.name] += 1
@@ -52,10 +57,15 @@ class Summary:
                 if c.error:
                     self.errors += 1
 
+    def mean_confidence(self) -> float | None:
+        """Mean over the verdicts that have a confidence; None when none has (nothing was verified)."""
+        return self.conf_sum / self.conf_n if self.conf_n else None
+
     def to_dict(self) -> dict[str, object]:
         """The totals as plain data (``--json``)."""
         return {"verdicts": self.n, "decisions": {d: self.decisions.get(d, 0) for d in DECISION_STYLE},
-                "mean_confidence": round(self.conf_sum / max(1, self.n), 6), "check_errors": self.errors,
+                "mean_confidence": None if self.mean_confidence() is None else round(self.conf_sum / self.conf_n, 6),
+                "unverified": self.n - self.conf_n, "check_errors": self.errors,
                 "checks": {name: {"runs": self.check_n[name], "failed": self.check_fail[name],
                                   "mean_ms": round(self.check_ms[name] / self.check_n[name], 4)}
                            for name in sorted(self.check_n)}}
@@ -71,7 +81,9 @@ class Summary:
             k = self.decisions.get(d, 0)
             t.add_row(f"[{DECISION_STYLE[d]}]{d}[/]", str(k), f"{k / max(1, self.n):.1%}")
         t.add_section()
-        t.add_row("[bold]total", str(self.n), f"mean confidence {self.conf_sum / max(1, self.n):.3f}")
+        mean = self.mean_confidence()
+        t.add_row("[bold]total", str(self.n), "mean confidence " + ("—" if mean is None else f"{mean:.3f}")
+                  + (f" ({self.n - self.conf_n} not verified)" if self.conf_n < self.n else ""))
         c = Table(title="Checks (slowest first)", title_justify="left")
         for col, just in (("check", "left"), ("mean ms", "right"), ("failed", "right"), ("runs", "right")):
             c.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]

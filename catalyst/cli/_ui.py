@@ -47,6 +47,11 @@ def __getattr__(name: str) -> Any:  # ``Summary`` imports the record models: onl
     raise AttributeError(name)
 
 
+def _conf(value: float | None, digits: int = 3) -> str:
+    """A confidence for display; None means no evidence check could score the answer."""
+    return "none (not verified)" if value is None else f"{value:.{digits}f}"
+
+
 def plain_table(title: str | None, columns: list[str], *, right: tuple[str, ...] = ()) -> Table:
     """A table whose cells fold (never ``…``) in a narrow terminal."""
     from rich.table import Table
@@ -109,7 +114,7 @@ def verdict_panel(v: dict[str, Any]) -> list[Any]:
     context = orjson.loads(ctx) if isinstance(ctx, str) and ctx else (ctx or [])
     style = DECISION_STYLE.get(v["decision"], "white")
     head = Text.assemble(("decision ", "bold"), (v["decision"], f"bold {style}"),
-                         ("   confidence ", "bold"), f"{v['confidence']:.3f}",
+                         ("   confidence ", "bold"), _conf(v["confidence"]),
                          ("   policy ", "bold"), v["policy"], ("   at ", "bold"), str(v["created_at"]))
     parts: list[Any] = [head]
     if inter.get("input"):

@@ -111,7 +111,8 @@ def _print_queue(queue: object, json_out: bool = False) -> None:
     t = plain_table(" · ".join(f"{k} {v}" for k, v in counts.items()),
                     ["id", "status", "sev", "conf", "age h", "SLA", "held by", "thread"])
     for r in rows:
-        t.add_row(Text(visible(r.id)), r.status, str(r.severity), f"{r.confidence:.2f}", f"{r.age_hours:.1f}",
+        conf = "—" if r.confidence is None else f"{r.confidence:.2f}"
+        t.add_row(Text(visible(r.id)), r.status, str(r.severity), conf, f"{r.age_hours:.1f}",
                   Text("BREACH", style="bold red") if r.sla_breached else "", Text(visible(r.claimed_by or "")),
                   Text(visible(r.thread_id or "")))
     console.print(t)
