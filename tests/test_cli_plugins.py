@@ -142,3 +142,11 @@ def test_serve_takes_import(project):
         proc.terminate()
         proc.wait(timeout=30)
         proc.stderr.close()
+
+
+def test_the_exported_policy_schema_documents_plugins(tmp_path):
+    p = run("policy", "schema", cwd=tmp_path)
+    assert p.returncode == 0
+    plugins = json.loads(p.stdout)["properties"]["plugins"]
+    assert plugins["type"] == "array" and plugins["items"]["type"] == "string"
+    assert "@catalyst.check" in plugins["description"]
