@@ -1,7 +1,8 @@
 """Batch truth under SIGKILL: after a kill and `--resume`, the log and `--out` hold every record exactly once.
 
-`--out` lines are written (and fsynced) before their batch is committed, and `--resume` drops the lines whose
-verdicts never reached the log, so neither side can miss what the other has. Each kill lands right after a
+A batch's `--out` lines wait (fsynced) in a write-ahead file while the batch is committed and go to `--out` once
+the log has it; `--resume` moves the lines of batches committed just before a kill. So `--out` never holds a
+verdict the log lacks, and after `--resume` neither side misses what the other has. Each kill lands right after a
 commit: once `--out` has passed a mark, the test waits for the log's write-ahead file to change (a commit)
 and kills at once — the moment an `--out` written after the commit would miss that batch (waiting on
 files, not on a clock)."""

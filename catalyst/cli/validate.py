@@ -78,29 +78,48 @@ def _already_logged(store: Store, ids: list[str], version: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _prune_out(out: Path, committed: set[str]) -> int:
-    """On ``--resume``: keep the ``--out`` lines whose verdict the log has; drop the ones written ahead of a
-    commit that never happened (the run was killed in between). Returns lines dropped."""
+def _ahead_of(out: Path) -> Path:
+    """Where ``--out`` lines wait while their batch is being committed (the ``--out`` write-ahead file)."""
+    return out.with_name(out.name + ".ahead")
+
+
+def _recover_out(out: Path, committed: set[str]) -> int:
+    """After a killed or stopped run: move to ``--out`` the lines whose batch reached the log but which the run
+    could not append any more. ``--out`` then holds exactly what the log holds. Returns lines recovered."""
     import orjson
 
-    if not out.exists():
+    ahead = _ahead_of(out)
+    if not ahead.exists():
         return 0
-    tmp = out.with_name(out.name + ".catalyst-tmp")
-    dropped = 0
-    with out.open("rb") as src, tmp.open("wb") as dst:
-        for raw in src:
-            try:
-                rid = orjson.loads(raw).get("id")
-            except orjson.JSONDecodeError:  # a line cut by the kill
-                rid = None
-            if rid in committed and raw.endswith(b"\n"):
-                dst.write(raw)
-            else:
-                dropped += 1
-        dst.flush()
-        os.fsync(dst.fileno())
-    os.replace(tmp, out)
-    return dropped
+    with ahead.open("rb") as fh:
+        head = fh.readline()
+        try:
+            offset = int(orjson.loads(head)["catalyst_out_offset"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            offset = None
+        lines = fh.readlines()
+    moved = 0
+    if offset is not None and out.exists():
+        with out.open("rb") as fh:
+            fh.seek(offset)
+            tail = fh.read()  # this run's lines already in --out: a prefix of the ahead file's lines
+        if tail and not tail.endswith(b"\n"):  # a line cut by the kill
+            tail = tail[:tail.rfind(b"\n") + 1]
+            os.truncate(out, offset + len(tail))
+        done = tail.count(b"\n")
+        with out.open("ab") as fh:
+            for raw in lines[done:]:
+                try:
+                    rid = orjson.loads(raw).get("id")
+                except orjson.JSONDecodeError:  # the last line, cut by the kill: its batch never committed
+                    continue
+                if rid in committed and raw.endswith(b"\n"):
+                    fh.write(raw)
+                    moved += 1
+            fh.flush()
+            os.fsync(fh.fileno())
+    ahead.unlink()
+    return moved
 
 
 def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, skip_bad: bool, resume: bool,
@@ -158,20 +177,27 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
         if store is not None:
             store.close()
         raise
-    dropped = _prune_out(out, skip) if (resume and out is not None) else 0
+    recovered = _recover_out(out, skip) if (resume and out is not None) else 0
     summary = Summary()
     counts = {"skipped": 0, "records": 0, "validated": 0, "line": 0}
     rejected: list[Rejected] = []
     out_fh = out.open("ab" if resume else "wb") if out else None
+    ahead_fh = None
+    if out is not None and out_fh is not None:
+        import orjson
+
+        ahead_fh = _ahead_of(out).open("wb")
+        ahead_fh.write(orjson.dumps({"catalyst_out_offset": out_fh.tell()}) + b"\n")
 
     bar_state: dict[str, Any] = {}
 
     def emit(lines: bytes, last_line: int | None, n: int) -> None:
-        """A batch was validated: ``--out`` first (durable), then the batch may go to the log; progress moves."""
-        if out_fh is not None and lines:
-            out_fh.write(lines)
-            out_fh.flush()
-            os.fsync(out_fh.fileno())
+        """A batch was validated: its ``--out`` lines go to the write-ahead file (durable) before the batch can
+        reach the log; ``--out`` itself gets them once the log has them. Progress moves."""
+        if ahead_fh is not None and lines:
+            ahead_fh.write(lines)
+            ahead_fh.flush()
+            os.fsync(ahead_fh.fileno())
         if last_line is None:
             return
         counts["validated"] += n
@@ -192,6 +218,9 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
         while pending and (len(pending) > window or pending[0].written.done()):
             done = pending.popleft()
             done.written.result()  # durable first (raises if the write failed)
+            if out_fh is not None and done.lines:
+                out_fh.write(done.lines)
+                out_fh.flush()
             summary.merge(done.summary)
             counts["skipped"] += done.skipped
             rejected.extend(done.rejected)
@@ -211,13 +240,23 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
     finally:
         if out_fh is not None:
             out_fh.close()
-        try:  # commits what was validated before the stop (its --out lines are written)
+        if ahead_fh is not None:
+            ahead_fh.close()
+        closed = False
+        try:  # commits what was validated before the stop
             if sink is not None:
                 sink.close()  # flushes, releases the log, delivers the policy's notifications
             elif store is not None:
                 store.close()
+            closed = True
         except BaseException as e:
             stopped = stopped or e
+        if out is not None and stopped is None:
+            _ahead_of(out).unlink(missing_ok=True)  # every line is in --out
+        elif out is not None and closed and db:  # stopped: lines of batches committed since still belong in --out
+            from catalyst.store import Store as _Store
+
+            _recover_out(out, _Store(db, keep_open=False).seen_ids())
     if stopped is not None:
         raise _stopped(stopped, input, db, store.written if store is not None else summary.n, counts["line"])
     elapsed = time.perf_counter() - t0
@@ -235,7 +274,7 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
 
         typer.echo(orjson.dumps({**summary.to_dict(), "policy": compiled.version, "seconds": round(elapsed, 3),
                                  "skipped": counts["skipped"], "rejected": len(rejected), "duplicate_ids": len(dups),
-                                 "out_dropped": dropped, "rejects": str(rejects) if rejected else None}).decode())
+                                 "out_recovered": recovered, "rejects": str(rejects) if rejected else None}).decode())
     if not quiet:
         if json_out:
             console = err  # the summary tables go to stderr; stdout holds only the JSON
@@ -245,8 +284,8 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
             console.print(t)
         if counts["skipped"]:
             console.print(f"[dim]--resume: skipped {counts['skipped']:,} records already in the log[/]")
-        if dropped:
-            err.print(f"--resume: dropped {dropped:,} --out line(s) whose verdicts never reached the log (redone)")
+        if recovered:
+            err.print(f"--resume: {recovered:,} --out line(s) of batches the log had committed were recovered")
         if dups:
             first = next(iter(dups))
             err.print(f"[yellow]warning:[/] {len(dups):,} id(s) appear more than once in {input} (e.g. `{first}` "
@@ -256,7 +295,7 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
         if summary.errors:
             err.print(f"[yellow]{summary.errors} check errors[/]: those answers went to review")
     return {"verdicts": summary.n, "skipped": counts["skipped"], "rejected": len(rejected), "summary": summary,
-            "policy": compiled.version, "seconds": elapsed, "duplicate_ids": len(dups), "out_dropped": dropped}
+            "policy": compiled.version, "seconds": elapsed, "duplicate_ids": len(dups), "out_recovered": recovered}
 
 
 def _stopped(e: BaseException, input: Path, db: str | None, committed: int, line: int) -> BaseException:
@@ -329,12 +368,19 @@ def _out_first_sink(policy: CompiledPolicy, store: Store | None, emit: Callable[
     from catalyst.sink import LogSink
 
     class OutFirst(LogSink):
+        collected: list[bytes] = []  # noqa: RUF012 - replaced per instance below
+
         def prepare(self, outcomes: Sequence[Outcome]) -> list[tuple[Interaction, Verdict]]:
             pairs = super().prepare(outcomes)
-            emit(b"".join(v.to_json().encode() + b"\n" for _r, v in pairs), None, 0)
+            lines = b"".join(v.to_json().encode() + b"\n" for _r, v in pairs)
+            emit(lines, None, 0)
+            self.collected.append(lines)
             return pairs
 
-    return OutFirst.for_policy(policy, store, flush_interval=24 * 3600.0)
+    sink = OutFirst.for_policy(policy, store, flush_interval=24 * 3600.0)
+    assert isinstance(sink, OutFirst)
+    sink.collected = []
+    return sink
 
 
 def _sequential(input: Path, policy: CompiledPolicy, sink: LogSink, batch_size: int, skip: set[str],
@@ -344,6 +390,7 @@ def _sequential(input: Path, policy: CompiledPolicy, sink: LogSink, batch_size: 
     from catalyst.validator import Validator
 
     store = sink.store
+    collected: list[bytes] = sink.collected  # type: ignore[attr-defined]  # the batch's --out lines (OutFirst)
     validator = Validator(policy, sink=sink, batch_size=batch_size)
     stats = ReadStats()
     skipped = 0
@@ -363,8 +410,10 @@ def _sequential(input: Path, policy: CompiledPolicy, sink: LogSink, batch_size: 
         part.add(verdicts)
         new_rejects = stats.rejected[seen_rejects:]
         seen_rejects = len(stats.rejected)
-        emit(b"", stats.lines, len(verdicts))  # its --out lines were written by the sink, before the journal
-        parts.append(_Done(_done(), b"", part, stats.lines, skipped, list(new_rejects)))
+        emit(b"", stats.lines, len(verdicts))  # its --out lines went ahead in the sink, before the journal
+        lines = b"".join(collected)
+        collected.clear()
+        parts.append(_Done(_done(), lines, part, stats.lines, skipped, list(new_rejects)))
         skipped = 0
         if store is None or store.pending >= WRITE_ROWS:
             yield _merge(store.flush_async() if store is not None else _done(), parts)
@@ -388,7 +437,7 @@ def _parallel(input: Path, policy: CompiledPolicy, store: Store | None, workers:
     for res in validate_file(input, policy, workers=workers, batch_size=batch_size, skip=skip, skip_bad=skip_bad,
                              want_lines=True):
         emit(res.lines, res.last_line, res.summary.n)  # before the batch can reach the log
-        parts.append(_Done(_done(), b"", res.summary, res.last_line, res.skipped, res.rejected))
+        parts.append(_Done(_done(), res.lines, res.summary, res.last_line, res.skipped, res.rejected))
         if res.tables is not None:
             tables.append(res.tables)
             rows += res.tables["verdicts"].num_rows
