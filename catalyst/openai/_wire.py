@@ -218,7 +218,9 @@ def verdict_payload(verdict: Verdict, *, evidence: bool = False) -> dict[str, An
 
 def verdict_headers(verdict: Verdict) -> dict[str, str]:
     """The ``x-catalyst-*`` response headers for a verdict."""
-    return {"x-catalyst-decision": verdict.decision.value, "x-catalyst-confidence": f"{verdict.confidence:.4f}",
+    confidence: float | None = verdict.confidence  # None: no evidence check could score (nothing verified)
+    return {"x-catalyst-decision": verdict.decision.value,
+            "x-catalyst-confidence": "none" if confidence is None else f"{confidence:.4f}",
             "x-catalyst-id": verdict.id, "x-catalyst-policy": verdict.policy}
 
 
