@@ -17,8 +17,9 @@ the connection stays usable for the next request. The wire format itself (both h
 client) is :mod:`catalyst.openai._wire`; the exchange (call, validate, re-ask, relay) is
 :mod:`catalyst.openai._exchange`, driven here by :class:`_ProxyIO`.
 
-The proxy process owns the DuckDB file (``Store(keep_open=True)``): verdicts are queued in memory and
-written every ``flush_interval`` seconds and at shutdown, so a crash loses at most that interval.
+The proxy process owns the DuckDB file (``Store(keep_open=True)``). Its log is the guard's sink
+(:class:`catalyst.sink.LogSink`): a verdict is in the journal before its answer is sent and in DuckDB within
+``flush_interval`` seconds, so a killed proxy loses no verdict it answered (``benchmarks/proxy_crash.py``).
 """
 
 from __future__ import annotations
