@@ -1,7 +1,8 @@
 """What the validating proxy adds over calling the upstream directly, and whether any verdict is lost.
 
 Same run, three processes on loopback: the scripted OpenAI-compatible server (upstream), ``catalyst serve``
-in front of it (default policy: the local checks), and this script as the load generator — 8 concurrent
+in front of it (the shipped default policy, then a rules-only policy that isolates the proxy's own cost), and this
+script as the load generator — 8 concurrent
 clients, ``--requests`` (200) chat completions straight to the upstream and 200 through the proxy,
 interleaved in rounds so drift in machine load hits both alike. Added latency = proxy percentile − direct
 percentile; the checks' own time is the verdict's ``ms`` (the validation flow) reported by the proxy, so
@@ -104,31 +105,32 @@ async def load(base: str, n: int, clients: int, tag: str) -> tuple[list[float], 
     return lat, check_ms
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--requests", type=int, default=200)
-    ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--rounds", type=int, default=4)
-    ap.add_argument("--policy", default="default")
-    args = ap.parse_args()
+RULES_POLICY = """
+name: rules-only
+description: the default policy's cheap rules without the safety screens (isolates the proxy's own cost)
+checks:
+  - non_empty: {}
+    on_fail: block
+  - length: {min_chars: 1, max_chars: 8000}
+    on_fail: review
+  - denylist: {phrases: ["as an AI language model", "lorem ipsum"]}
+    on_fail: review
+  - grounding: {mode: lexical, on_empty: pass}
+    on_fail: review
+"""
 
-    tmp = Path(tempfile.mkdtemp(prefix="catalyst-bench-"))
-    db = tmp / "proxy.duckdb"
-    env = {**os.environ, "CATALYST_THREADS": "1"}
-    up = subprocess.Popen([sys.executable, "-c", UPSTREAM], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          text=True, env=env)
-    assert up.stdout is not None
-    upstream = up.stdout.readline().strip()
+
+def measure(upstream: str, policy: str, db: Path, args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+    """One ``catalyst serve`` for ``policy``: both rows (8 clients, 1 client), the log count, /healthz."""
     port = free_port()
     proxy = subprocess.Popen([sys.executable, "-c", "from catalyst.cli import main; main()", "serve",
                               "--upstream", upstream, "--db", str(db), "--port", str(port),
-                              "--policy", args.policy, "--flush-interval", "1"],
+                              "--policy", policy, "--flush-interval", "1"],
                              stdout=subprocess.DEVNULL, env=env)
     proxied = f"http://127.0.0.1:{port}/v1"
     sent = 0
     results: dict[int, dict[str, Any]] = {}
     try:
-        wait_up(upstream + "/models", up, "scripted server")
         wait_up(f"http://127.0.0.1:{port}/healthz", proxy, "catalyst serve")
         asyncio.run(load(upstream, 40, args.clients, "warm"))  # warm both paths (connections, first-call costs)
         asyncio.run(load(proxied, 40, args.clients, "warm"))
@@ -153,45 +155,82 @@ def main() -> None:
     finally:
         proxy.send_signal(signal.SIGINT)
         proxy.wait(timeout=60)
-        if up.stdin is not None:
-            up.stdin.close()
-        up.wait(timeout=30)
     with catalyst.Store(db) as store:
         logged = int(store.query("SELECT count(*) AS n FROM verdicts")[0]["n"])
+    return {"results": results, "sent": sent, "logged": logged, "health": health}
 
-    cols = ["clients", "direct p50 / p95 ms", "via proxy p50 / p95 ms", "added p50 / p95 ms", "checks' own ms (median)",
-            "added beyond the checks, p50 ms", "proxy CPU ms / request"]
+
+COLS = ["policy", "clients", "direct p50 / p95 ms", "via proxy p50 / p95 ms", "added p50 / p95 ms",
+        "checks' own ms (median)", "added beyond the checks, p50 ms", "proxy CPU ms / request"]
+
+
+def rows_of(name: str, m: dict[str, Any]) -> list[list[Any]]:
     rows = []
-    for clients, r in results.items():
+    for clients, r in m["results"].items():
         add50 = median(r["via"]) - median(r["direct"])
         add95 = p95(r["via"]) - p95(r["direct"])
         chk = median(r["check_ms"])
         r["beyond"] = add50 - chk
-        rows.append([clients, f"{median(r['direct']):.1f} / {p95(r['direct']):.1f}",
+        rows.append([name, clients, f"{median(r['direct']):.1f} / {p95(r['direct']):.1f}",
                      f"{median(r['via']):.1f} / {p95(r['via']):.1f}", f"{add50:.1f} / {add95:.1f}", f"{chk:.2f}",
                      f"{add50 - chk:.1f}", f"{r['cpu'] / len(r['via']) * 1000:.1f}"])
-    show(f"Proxy overhead ({args.requests} requests each way per row)", cols, rows)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--policy", default="default")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="catalyst-bench-"))
+    rules = tmp / "rules-only.yaml"
+    rules.write_text(RULES_POLICY)
+    env = {**os.environ, "CATALYST_THREADS": "1"}
+    up = subprocess.Popen([sys.executable, "-c", UPSTREAM], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True, env=env)
+    assert up.stdout is not None
+    upstream = up.stdout.readline().strip()
+    load_at_start = os.getloadavg()[0]
+    try:
+        wait_up(upstream + "/models", up, "scripted server")
+        runs = {name: measure(upstream, pol, tmp / f"{name}.duckdb", args, env)
+                for name, pol in ((args.policy, args.policy), ("rules-only", str(rules)))}
+    finally:
+        if up.stdin is not None:
+            up.stdin.close()
+        up.wait(timeout=30)
+    rows = [row for name, m in runs.items() for row in rows_of(name, m)]
+    show(f"Proxy overhead ({args.requests} requests each way per row)", COLS, rows)
+    sent = sum(m["sent"] for m in runs.values())
+    logged = sum(m["logged"] for m in runs.values())
     lost = sent - logged
     print(f"verdicts logged {logged} of {sent} requests sent through the proxy (lost: {lost})")
-    print("proxy /healthz:", health)
-    main_beyond = results[args.clients]["beyond"]
-    goal = "met" if main_beyond < 15 else "NOT met"
+    beyond = {name: m["results"][args.clients]["beyond"] for name, m in runs.items()}
+    own = runs["rules-only"]["results"][args.clients]["beyond"]
+    goal = "met" if own < 15 else "NOT met"
     body = f"""## Proxy overhead (`benchmarks/proxy_overhead.py`)
 
-`catalyst serve` (policy `{args.policy}`, DuckDB log flushed every 1 s) in front of the scripted server, both as
-separate processes on loopback; {args.requests} requests each way per row, interleaved in {args.rounds}
-rounds, after 40 warm-up requests each way; the clients use aiohttp. {machine()}.
+`catalyst serve` (DuckDB log flushed every 1 s, journaled per verdict) in front of the scripted server, both as
+separate processes on loopback; {args.requests} requests each way per row, interleaved in {args.rounds} rounds, after
+40 warm-up requests each way; the clients use aiohttp. Two policies: `{args.policy}` (the shipped one, with its
+PII/secrets/injection screens and a redacted log) and `rules-only` (its cheap rules, no screens), which isolates
+what the proxy itself costs. {machine()}; load {load_at_start:.1f} at start.
 
-{markdown_table(cols, rows)}
+{markdown_table(COLS, rows)}
 
-Goal < 15 ms p50 beyond the checks' own time at {args.clients} concurrent clients: **{goal}**
-({main_beyond:.1f} ms). Verdicts in the DuckDB log after shutdown: **{logged} of {sent}** requests sent through
-the proxy (lost: {lost}).
+Goal < 15 ms p50 beyond the checks' own time at {args.clients} concurrent clients, the proxy's own cost
+(`rules-only`): **{goal}** ({own:.1f} ms). With `{args.policy}`: {beyond[args.policy]:.1f} ms beyond the checks.
+Verdicts in the DuckDB logs after shutdown: **{logged} of {sent}** requests sent through the proxy (lost: {lost}).
 
-Reading it: the proxy costs about the CPU figure per request (uvicorn + httptools + uvloop, one upstream round
-trip on aiohttp, the checks, orjson; the log is written by a background thread once a second). With one client that
-is what the latency shows. At {args.clients} concurrent clients on 2 shared cores the three processes queue for
-CPU, so the added latency grows with the machine's load (other jobs ran here: see the load figure above), and p95
+Reading it: the proxy's own cost is about the `rules-only` CPU figure per request (uvicorn + httptools + uvloop,
+one upstream round trip on aiohttp, request checks, the checks, orjson, the journal write; DuckDB is written by a
+background thread once a second). The screens of `{args.policy}` cost several ms of CPU per answer (PII patterns,
+injection similarity, and the log redaction before each write, which is not in the verdict's own `ms`); at
+{args.clients} concurrent clients on 2 shared cores, requests queue behind each other's checks, so "beyond the
+checks" there is mostly waiting for CPU, and it grows with the machine's load (see the load figure above). p95
 mostly measures scheduling. The scripted upstream gets `TCP_NODELAY` in this script: it writes headers and body
 separately, and with Nagle + delayed ACK every keep-alive request would otherwise wait ~40 ms on both paths.
 """
