@@ -30,7 +30,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _report import machine, markdown_table, show, write_section
-from proxy_overhead import UPSTREAM, free_port, wait_up
+from proxy_overhead import free_port, scripted_upstream, wait_up
 
 import catalyst
 
@@ -87,22 +87,12 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="catalyst-crash-"))
     env = {**os.environ, "CATALYST_THREADS": "1"}
-    up = subprocess.Popen([sys.executable, "-c", UPSTREAM], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          text=True, env=env)
-    assert up.stdout is not None
-    upstream = up.stdout.readline().strip()
-    load_at_start = os.getloadavg()[0]
     results = []
-    try:
-        wait_up(upstream + "/models", up, "scripted server")
+    with scripted_upstream(env) as upstream:
         for i in range(args.trials):
             r = asyncio.run(trial(upstream, tmp / f"t{i}.duckdb", args.clients, args.flush_interval, i, env))
             results.append(r)
             print(f"trial {i + 1}/{args.trials}: {r}", flush=True)
-    finally:
-        if up.stdin is not None:
-            up.stdin.close()
-        up.wait(timeout=30)
 
     lost = sum(r["lost"] for r in results)
     cols = ["trials", "answers received", "verdicts in the log", "verdicts lost (answered, not logged)",
@@ -116,8 +106,7 @@ def main() -> None:
 `catalyst serve --flush-interval {args.flush_interval:g}` in front of the scripted server; {args.clients} concurrent
 clients send unique questions; SIGKILL after a random 1.5-3.5 s, {len(results)} trials, a fresh log each. A verdict
 is lost when a client received the answer (HTTP 200, `x-catalyst-id`) and the log opened after the kill (which
-replays the journal) does not hold it; its age is the time from that answer to the kill. {machine()}; load
-{load_at_start:.1f} at start.
+replays the journal) does not hold it; its age is the time from that answer to the kill. {machine()}.
 
 {markdown_table(cols, rows)}
 

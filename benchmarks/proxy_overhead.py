@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,21 @@ print(srv.url, flush=True)
 sys.stdin.read()
 srv.stop()
 """
+
+
+@contextlib.contextmanager
+def scripted_upstream(env: dict[str, str]) -> Iterator[str]:
+    """The scripted server (with ``TCP_NODELAY``) as a process of its own; yields its base URL."""
+    up = subprocess.Popen([sys.executable, "-c", UPSTREAM], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True, env=env)
+    assert up.stdout is not None and up.stdin is not None
+    try:
+        url = up.stdout.readline().strip()
+        wait_up(url + "/models", up, "scripted server")
+        yield url
+    finally:
+        up.stdin.close()
+        up.wait(timeout=30)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -164,16 +181,29 @@ COLS = ["policy", "clients", "direct p50 / p95 ms", "via proxy p50 / p95 ms", "a
         "checks' own ms (median)", "added beyond the checks, p50 ms", "proxy CPU ms / request"]
 
 
-def rows_of(name: str, m: dict[str, Any]) -> list[list[Any]]:
-    rows = []
-    for clients, r in m["results"].items():
+def summary(ms: list[dict[str, Any]], clients: int) -> dict[str, float]:
+    """One row's figures, each the median over the repeats (each repeat: a fresh proxy, 200 requests each way)."""
+    per = []
+    for m in ms:
+        r = m["results"][clients]
         add50 = median(r["via"]) - median(r["direct"])
-        add95 = p95(r["via"]) - p95(r["direct"])
         chk = median(r["check_ms"])
-        r["beyond"] = add50 - chk
-        rows.append([name, clients, f"{median(r['direct']):.1f} / {p95(r['direct']):.1f}",
-                     f"{median(r['via']):.1f} / {p95(r['via']):.1f}", f"{add50:.1f} / {add95:.1f}", f"{chk:.2f}",
-                     f"{add50 - chk:.1f}", f"{r['cpu'] / len(r['via']) * 1000:.1f}"])
+        per.append({"d50": median(r["direct"]), "d95": p95(r["direct"]), "v50": median(r["via"]), "v95": p95(r["via"]),
+                    "add50": add50, "add95": p95(r["via"]) - p95(r["direct"]), "chk": chk, "beyond": add50 - chk,
+                    "cpu": r["cpu"] / len(r["via"]) * 1000})
+    out = {k: median([p[k] for p in per]) for k in per[0]}
+    out["beyond_lo"] = min(p["beyond"] for p in per)
+    out["beyond_hi"] = max(p["beyond"] for p in per)
+    return out
+
+
+def rows_of(name: str, ms: list[dict[str, Any]], clients_list: tuple[int, ...]) -> list[list[Any]]:
+    rows = []
+    for clients in clients_list:
+        f = summary(ms, clients)
+        rows.append([name, clients, f"{f['d50']:.1f} / {f['d95']:.1f}", f"{f['v50']:.1f} / {f['v95']:.1f}",
+                     f"{f['add50']:.1f} / {f['add95']:.1f}", f"{f['chk']:.2f}",
+                     f"{f['beyond']:.1f} ({f['beyond_lo']:.1f} to {f['beyond_hi']:.1f})", f"{f['cpu']:.1f}"])
     return rows
 
 
@@ -183,41 +213,37 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--policy", default="default")
+    ap.add_argument("--repeats", type=int, default=3, help="fresh proxies per policy; figures are their medians")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="catalyst-bench-"))
     rules = tmp / "rules-only.yaml"
     rules.write_text(RULES_POLICY)
     env = {**os.environ, "CATALYST_THREADS": "1"}
-    up = subprocess.Popen([sys.executable, "-c", UPSTREAM], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          text=True, env=env)
-    assert up.stdout is not None
-    upstream = up.stdout.readline().strip()
-    load_at_start = os.getloadavg()[0]
-    try:
-        wait_up(upstream + "/models", up, "scripted server")
-        runs = {name: measure(upstream, pol, tmp / f"{name}.duckdb", args, env)
-                for name, pol in ((args.policy, args.policy), ("rules-only", str(rules)))}
-    finally:
-        if up.stdin is not None:
-            up.stdin.close()
-        up.wait(timeout=30)
-    rows = [row for name, m in runs.items() for row in rows_of(name, m)]
+    policies = ((args.policy, args.policy), ("rules-only", str(rules)))
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in policies}
+    with scripted_upstream(env) as upstream:
+        for rep in range(args.repeats):  # the policies interleaved, so drift in machine load hits both alike
+            for name, pol in policies:
+                runs[name].append(measure(upstream, pol, tmp / f"{name}-{rep}.duckdb", args, env))
+    rows = [row for name, ms in runs.items() for row in rows_of(name, ms, (args.clients, 1))]
     show(f"Proxy overhead ({args.requests} requests each way per row)", COLS, rows)
-    sent = sum(m["sent"] for m in runs.values())
-    logged = sum(m["logged"] for m in runs.values())
+    sent = sum(m["sent"] for ms in runs.values() for m in ms)
+    logged = sum(m["logged"] for ms in runs.values() for m in ms)
     lost = sent - logged
     print(f"verdicts logged {logged} of {sent} requests sent through the proxy (lost: {lost})")
-    beyond = {name: m["results"][args.clients]["beyond"] for name, m in runs.items()}
-    own = runs["rules-only"]["results"][args.clients]["beyond"]
+    beyond = {name: summary(ms, args.clients)["beyond"] for name, ms in runs.items()}
+    own = beyond["rules-only"]
     goal = "met" if own < 15 else "NOT met"
     body = f"""## Proxy overhead (`benchmarks/proxy_overhead.py`)
 
 `catalyst serve` (DuckDB log flushed every 1 s, journaled per verdict) in front of the scripted server, both as
 separate processes on loopback; {args.requests} requests each way per row, interleaved in {args.rounds} rounds, after
-40 warm-up requests each way; the clients use aiohttp. Two policies: `{args.policy}` (the shipped one, with its
+40 warm-up requests each way; the clients use aiohttp. Each figure is the median over {args.repeats} fresh proxies per
+policy (the two policies interleaved); "beyond the checks" also shows the range over those repeats.
+Two policies: `{args.policy}` (the shipped one, with its
 PII/secrets/injection screens and a redacted log) and `rules-only` (its cheap rules, no screens), which isolates
-what the proxy itself costs. {machine()}; load {load_at_start:.1f} at start.
+what the proxy itself costs. {machine()}.
 
 {markdown_table(COLS, rows)}
 
