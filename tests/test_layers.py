@@ -66,7 +66,7 @@ def _target(module: str, node: ast.ImportFrom | ast.Import) -> list[str]:
         return [a.name for a in node.names]
     if node.level:  # relative: resolve against this module's package
         pkg = module.split(".")
-        if not MODULES[module].name == "__init__.py":
+        if MODULES[module].name != "__init__.py":
             pkg = pkg[:-1]
         pkg = pkg[: len(pkg) - node.level + 1]
         base = ".".join(pkg + ([node.module] if node.module else []))
@@ -128,7 +128,7 @@ def test_no_cycle_among_module_level_imports():
             if n not in graph:
                 continue
             if state.get(n) == 1:
-                cycle = stack[stack.index(n):] + [n]
+                cycle = [*stack[stack.index(n):], n]
                 raise AssertionError("import cycle: " + " → ".join(cycle))
             if n not in state:
                 walk(n)
