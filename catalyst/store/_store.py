@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from catalyst._gc import gc_paused
 from catalyst.errors import ConfigError
+from catalyst.monitor.audit import audited
 from catalyst.records import SEVERITY, CheckResult, Decision, Interaction, Verdict
 from catalyst.store._connect import open_db
 from catalyst.store._journal import Journal, Row, Sealed, encode, journal_dir, read_orphans
@@ -342,7 +343,8 @@ _SCHEMAS = {
                                 ("retry_hint", pa.string())]),
     "review": pa.schema([("id", pa.string()), ("verdict_id", pa.string()), ("policy", pa.string()),
                          ("confidence", pa.float64()), ("severity", pa.int32()), ("reasons", pa.string()),
-                         ("created_at", _TS), ("updated_at", _TS), ("thread_id", pa.string())]),
+                         ("created_at", _TS), ("updated_at", _TS), ("thread_id", pa.string()),
+                         ("audit", pa.bool_())]),
 }
 
 
@@ -394,7 +396,8 @@ def to_arrow(batch: list[Pair], *, vids: list[str] | None = None,
         [_evidence_json(p[2]) for p in pairs], [_j(p[2].details) for p in pairs], [p[2].retry_hint for p in pairs]])
     link = threads or {}
     review = [(v.id, vid, v.policy, v.confidence, SEVERITY[v.decision] + _severity_boost(v), _j(v.reasons), now, now,
-               link.get(v.id)) for vid, v in zip(vids, verds, strict=True) if v.decision is Decision.REVIEW]
+               link.get(v.id), v.decision is not Decision.REVIEW)  # audit: an accepted answer sampled for review
+              for vid, v in zip(vids, verds, strict=True) if v.decision is Decision.REVIEW or audited(v)]
     if review:
         out["review"] = _table("review", [list(c) for c in zip(*review, strict=True)])
     return out
@@ -432,14 +435,14 @@ def _write(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
             # decide an item whose thread link is not there yet
             con.execute("""
                 INSERT INTO review_items (id, verdict_id, policy, confidence, severity, reasons, created_at,
-                                          updated_at, thread_id)
+                                          updated_at, thread_id, audit)
                 SELECT id, arg_max(verdict_id, _seq), arg_max(policy, _seq), arg_max(confidence, _seq),
                        arg_max(severity, _seq), arg_max(reasons, _seq), min(created_at), max(updated_at),
-                       arg_max(thread_id, _seq)
+                       arg_max(thread_id, _seq), arg_max(audit, _seq)
                 FROM _catalyst_buf GROUP BY id
                 ON CONFLICT (id) DO UPDATE SET verdict_id = excluded.verdict_id, policy = excluded.policy,
                     confidence = excluded.confidence, severity = excluded.severity, reasons = excluded.reasons,
-                    updated_at = excluded.updated_at,
+                    updated_at = excluded.updated_at, audit = excluded.audit,
                     thread_id = coalesce(excluded.thread_id, review_items.thread_id),
                     status = CASE WHEN review_items.status = 'decided' THEN 'pending' ELSE review_items.status END
             """)
