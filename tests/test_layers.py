@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, int]] = [
     ("catalyst.redaction", 1),
     # 2 — policies (and the calibration they apply)
     ("catalyst.policy", 2), ("catalyst.calibration", 2), ("catalyst.evaluation.errors", 2),
-    ("catalyst.evaluation.metrics", 2),
+    ("catalyst.evaluation.metrics", 2), ("catalyst.monitor.audit", 2), ("catalyst.monitor.rules", 2),
     # 3 — the engine: run checks, aggregate, decide
     ("catalyst.engine", 3),
     # 4 — the pipeline: the flow, its nodes and graph
@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, int]] = [
     # 6 — entry points and tools
     ("catalyst.validator", 6), ("catalyst.wrapping", 6), ("catalyst.langgraph", 6), ("catalyst.openai", 6),
     ("catalyst.proxy", 6), ("catalyst.parallel", 6), ("catalyst.cli", 6), ("catalyst.evaluation", 6),
-    ("catalyst.review.web", 6), ("catalyst.review.tui", 6), ("catalyst.review._workers", 6),
+    ("catalyst.review.web", 6), ("catalyst.review.tui", 6), ("catalyst.review._workers", 6), ("catalyst.monitor", 6),
     ("catalyst.__main__", 6), ("catalyst", 7),  # the package facade re-exports everything (lazily)
 ]
 
