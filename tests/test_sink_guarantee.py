@@ -282,3 +282,34 @@ def test_catalyst_validate_logs_every_reported_verdict_and_notifies(workers, tmp
         assert {e["event"] for e in events} == {"enqueue"}
     finally:
         receiver.close()
+
+
+def test_a_killed_proxy_loses_no_answered_request(tmp_path):
+    """The proxy under concurrent clients, killed (SIGKILL) at once with a 60 s flush interval: every request
+    it answered is in the log after the next open (the journal), none twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import openai
+    from test_proxy_serve import start_serve
+
+    from catalyst.testing import ScriptedServer
+
+    db = tmp_path / "proxy.duckdb"
+    with ScriptedServer({"*": "Fine."}) as up:
+        proc, url = start_serve(up.url, db, flush=60.0)
+        try:
+            def ask(i: int) -> str:
+                with openai.OpenAI(base_url=url, api_key="k", max_retries=0) as c:
+                    r = c.chat.completions.with_raw_response.create(
+                        model="m", messages=[{"role": "user", "content": f"question {i}"}])
+                    return r.parse().id if r.headers.get("x-catalyst-decision") else ""
+
+            with ThreadPoolExecutor(8) as pool:
+                answered = [x for x in pool.map(ask, range(120)) if x]
+        finally:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert len(answered) == 120
+    with Store(db) as store:
+        n, distinct = store.query("SELECT count(*) AS n, count(DISTINCT id) AS d FROM verdicts")[0].values()
+    assert n == distinct == 120
