@@ -79,6 +79,10 @@ class Check(BaseModel):
 
     - ``name``: the name policies use (lower_snake_case).
     - ``costly``: run only when the cheap checks leave the answer in the review band.
+    - ``evidence``: the score is evidence about whether the answer is right (grounding, judge, consistency,
+      logprob, verbalized). Only evidence checks make the confidence; the others are rules that act through
+      ``on_fail`` (default: review) and never raise or dilute it. An evidence check that cannot score an
+      answer (no context, no samples) returns :meth:`unscored`.
     - ``catches`` / ``cost``: one line each for the generated checks reference.
 
     Configuration fields every check has: ``threshold`` (a score below it fails the check).
@@ -88,6 +92,7 @@ class Check(BaseModel):
 
     name: ClassVar[str] = ""
     costly: ClassVar[bool] = False
+    evidence: ClassVar[bool] = False
     catches: ClassVar[str] = ""
     cost: ClassVar[str] = "cheap"
 
@@ -122,6 +127,15 @@ class Check(BaseModel):
         )
 
 
+    def unscored(self, reason: str, *, passed: bool = True, **details: Any) -> CheckResult:
+        """This answer could not be scored (no context, nothing to check): no evidence either way.
+
+        The score is None, so the answer's confidence does not count this check; when no evidence check
+        scores, the verdict says ``evidence: none`` and the policy's ``on_unverified`` decides.
+        """
+        return CheckResult(name=self.name, score=None, passed=passed, details={"unscored": reason, **details})
+
+
 def to_result(check: Check, value: Any, name: str | None = None) -> CheckResult:
     """Normalise what ``run`` returned into a ``CheckResult`` named ``name``."""
     label = name or check.name
@@ -140,7 +154,7 @@ def to_result(check: Check, value: Any, name: str | None = None) -> CheckResult:
 
 
 def check(fn: Callable[..., Any] | None = None, *, name: str | None = None, costly: bool = False,
-          threshold: float = 0.5, catches: str = "", register: bool = True) -> Any:
+          threshold: float = 0.5, catches: str = "", register: bool = True, evidence: bool = False) -> Any:
     """Turn a function ``f(ctx) -> CheckResult | float | bool`` (sync or async) into a Check class.
 
     >>> @check
@@ -148,7 +162,8 @@ def check(fn: Callable[..., Any] | None = None, *, name: str | None = None, cost
     ...     return "refund" in ctx.output
     >>> policy_uses = mentions_refund()  # an instance, like any other check
 
-    The class is registered under ``name`` (default: the function's name) so policies can use it.
+    The class is registered under ``name`` (default: the function's name) so policies can use it. With
+    ``evidence=True`` its score counts towards the confidence; otherwise it is a rule (see :class:`Check`).
     """
 
     def wrap(f: Callable[..., Any]) -> type[Check]:
@@ -165,8 +180,8 @@ def check(fn: Callable[..., Any] | None = None, *, name: str | None = None, cost
         body.update({
             "__module__": f.__module__, "__doc__": f.__doc__,
             "__annotations__": {"threshold": float, "name": ClassVar[str], "costly": ClassVar[bool],
-                                "catches": ClassVar[str]},
-            "name": check_name, "costly": costly, "catches": doc,
+                                "evidence": ClassVar[bool], "catches": ClassVar[str]},
+            "name": check_name, "costly": costly, "evidence": evidence, "catches": doc,
             "threshold": Field(default=threshold, ge=0.0, le=1.0),
         })
         cls = type(f.__name__, (Check,), body)

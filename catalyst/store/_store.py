@@ -258,7 +258,7 @@ _SCHEMAS = {
     "verdicts": pa.schema([("verdict_id", pa.string()), ("id", pa.string()), ("created_at", _TS),
                            ("policy", pa.string()), ("decision", pa.string()), ("confidence", pa.float64()),
                            ("attempts", pa.int32()), ("reasons", pa.string()), ("output", pa.string()),
-                           ("segment", pa.string()), ("ms", pa.float64())]),
+                           ("segment", pa.string()), ("ms", pa.float64()), ("evidence", pa.string())]),
     "interactions": pa.schema([("verdict_id", pa.string()), ("id", pa.string()), ("created_at", _TS),
                                ("input", pa.string()), ("output", pa.string()), ("context", pa.string()),
                                ("samples", pa.string()), ("logprobs", pa.string()), ("metadata", pa.string()),
@@ -298,7 +298,8 @@ def to_arrow(batch: list[tuple[Interaction, Verdict]]) -> dict[str, pa.Table]:
         "verdicts": _table("verdicts", [
             vids, ids, nows, [v.policy for v in verds], [v.decision.value for v in verds],
             [v.confidence for v in verds], [v.attempts for v in verds], [_j(v.reasons) for v in verds],
-            [v.output for v in verds], [_j(v.segment) for v in verds], [v.ms for v in verds]]),
+            [v.output for v in verds], [_j(v.segment) for v in verds], [v.ms for v in verds],
+            [v.evidence for v in verds]]),
         "interactions": _table("interactions", [
             vids, [r.id for r in recs], nows,
             [None if r.input is None else orjson.dumps(r.input).decode() for r in recs],
@@ -338,7 +339,7 @@ def _write(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
     try:
         for name in ("verdicts", "interactions", "check_results"):
             con.register("_catalyst_buf", tables[name])
-            con.execute(f"INSERT INTO {name} SELECT * FROM _catalyst_buf")
+            con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _catalyst_buf")  # columns added later: any order
             con.unregister("_catalyst_buf")
         if "review" in tables:
             review = tables["review"]
@@ -348,7 +349,7 @@ def _write(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
             con.execute("""
                 INSERT INTO review_items (id, verdict_id, policy, confidence, severity, reasons, created_at,
                                           updated_at)
-                SELECT id, arg_max(verdict_id, _seq), arg_max(policy, _seq), arg_max(confidence, _seq),
+                SELECT id, arg_max(verdict_id, _seq), arg_max(policy, _seq), arg_max_null(confidence, _seq),
                        arg_max(severity, _seq), arg_max(reasons, _seq), min(created_at), max(updated_at)
                 FROM _catalyst_buf GROUP BY id
                 ON CONFLICT (id) DO UPDATE SET verdict_id = excluded.verdict_id, policy = excluded.policy,
