@@ -277,7 +277,8 @@ def decide(item: Item, policy: CompiledPolicy) -> None:
         base = Decision(policy.policy.on_unverified.for_record(item.record))
         base_reason = f"not verified: {_unverified_why(results, plan)}; on_unverified: {base.value}"
     elif conf >= th.accept:
-        base, base_reason = Decision.ACCEPT, f"confidence {conf:.2f} is at or above the accept threshold {th.accept:.2f}"
+        base = Decision.ACCEPT
+        base_reason = f"confidence {conf:.2f} is at or above the accept threshold {th.accept:.2f}"
     elif conf < th.block:
         base, base_reason = Decision.BLOCK, f"confidence {conf:.2f} is below the block threshold {th.block:.2f}"
     else:

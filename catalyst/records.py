@@ -181,6 +181,11 @@ class Verdict(BaseModel):
         return line
 
 
+def confidence_text(confidence: float | None, digits: int = 2) -> str:
+    """How every display shows a confidence: the number, or ``not verified`` (never a number) without evidence."""
+    return "not verified" if confidence is None else f"{confidence:.{digits}f}"
+
+
 def _construct(cls: Any, values: dict[str, Any]) -> Any:
     """``model_construct`` without its per-call overhead, for trusted values on the hot path.
 

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from catalyst.records import confidence_text
 from catalyst.summary import DECISION_STYLE, Summary
 
 console = Console(stderr=False)
@@ -31,7 +32,7 @@ def verdict_panel(v: dict[str, Any]) -> list[Any]:
     out = inter.get("output") or ""
     style = DECISION_STYLE.get(v["decision"], "white")
     head = Text.assemble(("decision ", "bold"), (v["decision"], f"bold {style}"),
-                         ("   confidence ", "bold"), f"{v['confidence']:.3f}",
+                         ("   confidence ", "bold"), confidence_text(v["confidence"], 3),
                          ("   policy ", "bold"), v["policy"], ("   at ", "bold"), str(v["created_at"]))
     parts: list[Any] = [head]
     if inter.get("input"):

@@ -18,6 +18,7 @@ from pathlib import Path
 import typer
 
 from catalyst.errors import ConfigError
+from catalyst.records import confidence_text
 
 review_app = typer.Typer(help="Review doubtful answers: terminal UI, web UI, labels.", no_args_is_help=False,
                          invoke_without_command=True)
@@ -96,7 +97,7 @@ def _print_queue(queue: object) -> None:
     t = Table("id", "status", "sev", "conf", "age h", "SLA", "held by", "thread",
               title=" · ".join(f"{k} {v}" for k, v in counts.items()), title_justify="left")
     for r in queue.items(limit=500):  # type: ignore[attr-defined]
-        t.add_row(Text(visible(r.id)), r.status, str(r.severity), f"{r.confidence:.2f}", f"{r.age_hours:.1f}",
+        t.add_row(Text(visible(r.id)), r.status, str(r.severity), confidence_text(r.confidence), f"{r.age_hours:.1f}",
                   Text("BREACH", style="bold red") if r.sla_breached else "", Text(visible(r.claimed_by or "")),
                   Text(visible(r.thread_id or "")))
     console.print(t)

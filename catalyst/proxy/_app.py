@@ -40,7 +40,7 @@ from catalyst.llm import LLMConfig
 from catalyst.openai._stream import ChunkChecker, StreamAccumulator, chunk_steps
 from catalyst.policy._compile import Step
 from catalyst.proxy._upstream import UpstreamError, error_of, send
-from catalyst.records import Decision, Interaction, Verdict
+from catalyst.records import Decision, Interaction, Verdict, confidence_text
 from catalyst.store import Store
 from catalyst.validator import PolicyLike
 from catalyst.wrapping import Guard, RegenerateFailed
@@ -80,7 +80,8 @@ class ProxyConfig:
 
 
 def _headers(verdict: Verdict, record_id: str) -> dict[str, str]:
-    return {"x-catalyst-decision": verdict.decision.value, "x-catalyst-confidence": f"{verdict.confidence:.4f}",
+    return {"x-catalyst-decision": verdict.decision.value,
+            "x-catalyst-confidence": confidence_text(verdict.confidence, 4),  # `not verified` without evidence
             "x-catalyst-id": record_id, "x-catalyst-policy": verdict.policy}
 
 
