@@ -227,7 +227,8 @@ def _unverified_why(results: Sequence[CheckResult], plan: Plan) -> str:
     parts = []
     for r in results:
         if r.name in plan.evidence:
-            note = r.error or (r.details.get("unscored") if r.details else None) or \
+            d = r.details or {}
+            note = r.error or d.get("unscored") or d.get("reason") or \
                 (r.evidence[0].reason if r.evidence else None) or "no score"
             parts.append(f"{r.name}: {note}")
     ran = ", ".join(parts) if parts else "none ran"

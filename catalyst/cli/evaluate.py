@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import orjson
 import typer
-import yaml
-from rich.console import Console
-from rich.table import Table
 
 from catalyst.cli._ui import console, err
 from catalyst.errors import ConfigError, UserError
+
+if TYPE_CHECKING:  # heavy imports stay inside the functions: `catalyst --help` must start fast
+    import numpy as np
+    from rich.table import Table
 
 __all__ = ["register", "scores_for", "tradeoff_warnings", "write_policy"]
 
@@ -41,6 +40,8 @@ def scores_for(data: Any, policy: Any, *, calibrated: bool = True) -> tuple[Any,
 
 def _show(*renderables: Any) -> None:
     """Print tables whole: on a terminal at its width; piped or redirected, never cut (``accep…``) to 80."""
+    from rich.console import Console
+    from rich.table import Table
     if console.is_terminal:
         console.print(*renderables)
         return
@@ -51,11 +52,14 @@ def _show(*renderables: Any) -> None:
 
 
 def _emit_json(obj: Any) -> None:
+    import orjson
     sys.stdout.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY).decode() + "\n")
 
 
 def _validated(path: Path, policy: Any) -> Any:
     """Raw labelled records (no scores), validated now with the policy, as scored columns."""
+    import orjson
+
     from catalyst.evaluation import scored_from_records
 
     records = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
@@ -75,6 +79,7 @@ def _load(path: Path, policy: Any) -> tuple[Any, np.ndarray, np.ndarray, str]:
 
 def write_policy(policy: Any, updates: dict[str, Any], out: Path, note: str) -> Path:
     """A new policy file: the source YAML with ``updates`` applied at the top level, plus a provenance note."""
+    import yaml
     if not policy.source or not Path(policy.source).is_file():
         raw = policy.policy.model_dump(mode="json", by_alias=True, exclude_defaults=True)
     else:
@@ -89,6 +94,7 @@ def write_policy(policy: Any, updates: dict[str, Any], out: Path, note: str) -> 
 
 
 def _headline(report: dict[str, Any], title: str) -> Table:
+    from rich.table import Table
     o = report["overall"]
     base = report["baseline"]["length"]
     t = Table(title=title, title_justify="left")
@@ -126,6 +132,7 @@ def _headline(report: dict[str, Any], title: str) -> Table:
 
 
 def _print_report(report: dict[str, Any]) -> None:
+    from rich.table import Table
     n_ver, n_lab = report.get("n_verified", report["n_labelled"]), report["n_labelled"]
     counted = f"{n_lab} labelled records" + (f", {n_ver} verified" if n_ver != n_lab else "")
     _show(_headline(report, f"{report.get('policy', '')} — {counted}"))
@@ -159,6 +166,8 @@ def _print_report(report: dict[str, Any]) -> None:
 
 def run_eval(data_path: Path, policy_ref: str, out: Path | None, *, as_json: bool = False,
              **options: Any) -> dict[str, Any]:
+    import orjson
+
     from catalyst.evaluation import evaluate
     from catalyst.evaluation.html import render_html
     from catalyst.policy import load_policy
@@ -184,6 +193,7 @@ def run_eval(data_path: Path, policy_ref: str, out: Path | None, *, as_json: boo
 
 
 def _cal_table(cal: Any) -> Table:
+    from rich.table import Table
     t = Table(title=f"calibration by {cal.metrics.get('folds', '?')}-fold cross-validation "
                     f"({cal.n_labels} labels)", title_justify="left")
     for c in ("method", "Brier", "log loss", "ECE", ""):
@@ -213,6 +223,9 @@ def _calibration_data(policy: Any, db: str | None, data_path: Path | None) -> An
 
 def run_calibrate(policy_ref: str, db: str | None, data_path: Path | None, method: str, write: Path | None,
                   rollback: bool = False, *, as_json: bool = False) -> Any:
+    import numpy as np
+    import orjson
+
     from catalyst import calibration
     from catalyst.calibration import store as cal_store
     from catalyst.policy import load_policy
@@ -309,6 +322,9 @@ def tradeoff_warnings(goal: dict[str, Any], now: Any, new: Any, held: Any | None
 
 def run_tune(policy_ref: str, data_path: Path, target_precision: float | None, review_budget: float | None,
              block_max_correct: float, write: Path | None, *, as_json: bool = False) -> dict[str, Any]:
+    import numpy as np
+    from rich.table import Table
+
     from catalyst.evaluation import load_jsonl
     from catalyst.evaluation.tuning import Thresholds as Th
     from catalyst.evaluation.tuning import hash_split, outcome, tune
