@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # heavy imports stay inside the functions: `catalyst --help` 
     import numpy as np
     from rich.table import Table
 
-__all__ = ["register", "scores_for", "tradeoff_warnings", "write_policy"]
+__all__ = ["register", "scores_for"]
 
 
 def scores_for(data: Any, policy: Any, *, calibrated: bool = True) -> tuple[Any, np.ndarray, np.ndarray, str]:
@@ -75,22 +75,6 @@ def _load(path: Path, policy: Any) -> tuple[Any, np.ndarray, np.ndarray, str]:
         data = _validated(path, policy)
         return data, data.confidence, data.decision, "validated now with the policy"
     return scores_for(data, policy)
-
-
-def write_policy(policy: Any, updates: dict[str, Any], out: Path, note: str) -> Path:
-    """A new policy file: the source YAML with ``updates`` applied at the top level, plus a provenance note."""
-    import yaml
-    if not policy.source or not Path(policy.source).is_file():
-        raw = policy.policy.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-    else:
-        raw = yaml.safe_load(Path(policy.source).read_text(encoding="utf-8"))
-    raw.update(updates)
-    text = f"# {note}\n# derived from {policy.source or policy.name} ({policy.version})\n"
-    text += yaml.safe_dump(raw, sort_keys=False, width=110)
-    out.write_text(text, encoding="utf-8")
-    from catalyst.policy import load_policy
-
-    return Path(load_policy(out).source or out)  # fail now, not at deploy, if the result is invalid
 
 
 def _headline(report: dict[str, Any], title: str) -> Table:
@@ -281,43 +265,14 @@ def run_calibrate(policy_ref: str, db: str | None, data_path: Path | None, metho
         if not as_json:
             _show(_cal_table(cal) if "cv" in cal.metrics else f"fitted {cal.method}: {cal.metrics['train']}")
     if write is not None:
+        from catalyst.evaluation import write_policy
+
         write_policy(policy, {"calibration": cal.to_policy()}, write,
                      f"calibration {cal.id} ({cal.method}, {cal.n_labels} labels) by `catalyst calibrate`")
         say.print(f"wrote policy {write} using calibrator {cal.id}")
     if as_json:
         _emit_json(cal.to_dict())
     return cal
-
-
-#: How far an outcome may fall short of the goal before ``tune`` warns (sampling noise on a few hundred labels).
-TUNE_SLACK = 0.02
-
-
-def tradeoff_warnings(goal: dict[str, Any], now: Any, new: Any, held: Any | None) -> list[str]:
-    """What the tuned thresholds cost beyond what was asked, in plain sentences (empty: nothing)."""
-    out: list[str] = []
-    target, budget = goal.get("target_precision"), goal.get("review_budget")
-    if target is not None:
-        if new.precision_accepted is not None and new.precision_accepted < target - 1e-9:
-            out.append(f"precision of accepted answers is {new.precision_accepted:.3f}, below the target {target}")
-        if held is not None and held.precision_accepted is not None and held.precision_accepted < target - TUNE_SLACK:
-            out.append(f"on held-out records the precision is {held.precision_accepted:.3f}, below the target "
-                       f"{target}: expect less on new traffic; label more answers or raise the target")
-        if new.review_rate > now.review_rate + TUNE_SLACK:
-            out.append(f"to reach precision {target} the review rate rises from {now.review_rate:.1%} to "
-                       f"{new.review_rate:.1%} (coverage {1 - now.review_rate - now.block_rate:.1%} → "
-                       f"{new.accept_rate:.1%} accepted)")
-    if budget is not None:
-        if new.review_rate > budget + 1e-9:
-            out.append(f"review rate {new.review_rate:.1%} exceeds the budget {budget:.1%} (tied scores)")
-        p0, p1 = now.precision_accepted, new.precision_accepted
-        if p0 is not None and p1 is not None and p1 < p0 - TUNE_SLACK:
-            out.append(f"the review budget {budget:.0%} costs precision: accepted answers are right {p1:.3f} of the "
-                       f"time instead of {p0:.3f} (accepting {new.accept_rate:.1%} instead of {now.accept_rate:.1%})")
-    cap = goal.get("block_max_correct")
-    if cap is not None and new.correct_blocked is not None and new.correct_blocked > cap + 1e-9:
-        out.append(f"{new.correct_blocked:.1%} of blocked answers are correct, more than --block-max-correct {cap}")
-    return out
 
 
 def run_tune(policy_ref: str, data_path: Path, target_precision: float | None, review_budget: float | None,
@@ -327,7 +282,7 @@ def run_tune(policy_ref: str, data_path: Path, target_precision: float | None, r
 
     from catalyst.evaluation import load_jsonl
     from catalyst.evaluation.tuning import Thresholds as Th
-    from catalyst.evaluation.tuning import hash_split, outcome, tune
+    from catalyst.evaluation.tuning import hash_split, outcome, tradeoff_warnings, tune
     from catalyst.policy import load_policy
 
     policy = load_policy(policy_ref)
@@ -396,6 +351,8 @@ def run_tune(policy_ref: str, data_path: Path, target_precision: float | None, r
         err.print(f"[yellow]{n_unverified} labelled records were not verified (evidence: none): on_unverified "
                   f"decides them, not these thresholds[/]", soft_wrap=True)
     if write is not None:
+        from catalyst.evaluation import write_policy
+
         write_policy(policy, {"thresholds": {"accept": round(th.accept, 6), "block": round(th.block, 6)}}, write,
                      "thresholds tuned by `catalyst tune` for "
                      + (f"precision {target_precision}" if target_precision else f"review budget {review_budget}"))
