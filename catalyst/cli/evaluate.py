@@ -353,7 +353,7 @@ def run_tune(policy_ref: str, data_path: Path, target_precision: float | None, r
     if write is not None:
         from catalyst.evaluation import write_policy
 
-        write_policy(policy, {"thresholds": {"accept": round(th.accept, 6), "block": round(th.block, 6)}}, write,
+        write_policy(policy, {"thresholds": th.for_policy()}, write,
                      "thresholds tuned by `catalyst tune` for "
                      + (f"precision {target_precision}" if target_precision else f"review budget {review_budget}"))
         (err if as_json else console).print(f"wrote policy {write}")

@@ -15,6 +15,7 @@ other — the second is what to expect on new traffic.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -34,6 +35,11 @@ class Thresholds:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def for_policy(self) -> dict[str, float]:
+        """``{accept, block}`` for a policy file, rounded *down* to 6 decimals: a threshold placed at an observed
+        score must not round above it (``round`` would turn 0.99504950 into 0.99505 and accept nothing)."""
+        return {"accept": math.floor(self.accept * 1e6) / 1e6, "block": math.floor(self.block * 1e6) / 1e6}
 
 
 @dataclass(frozen=True)
@@ -127,8 +133,7 @@ def tradeoff_warnings(goal: dict[str, Any], now: Any, new: Any, held: Any | None
                        f"{target}: expect less on new traffic; label more answers or raise the target")
         if new.review_rate > now.review_rate + TUNE_SLACK:
             out.append(f"to reach precision {target} the review rate rises from {now.review_rate:.1%} to "
-                       f"{new.review_rate:.1%} (coverage {1 - now.review_rate - now.block_rate:.1%} → "
-                       f"{new.accept_rate:.1%} accepted)")
+                       f"{new.review_rate:.1%} (accepted: {now.accept_rate:.1%} → {new.accept_rate:.1%})")
     if budget is not None:
         if new.review_rate > budget + 1e-9:
             out.append(f"review rate {new.review_rate:.1%} exceeds the budget {budget:.1%} (tied scores)")
