@@ -32,8 +32,8 @@ def test_invented_answers_are_blocked_not_diluted_by_rule_checks():
     got = {name: v.validate({"output": text, "context": CONTEXT})
            for name, text in (("correct", CORRECT), ("numbers", NUMBERS), ("invented", INVENTED))}
     assert got["correct"].decision is Decision.ACCEPT
-    assert got["invented"].decision is Decision.BLOCK and got["numbers"].decision is Decision.BLOCK
-    assert got["invented"].confidence < 0.3 and got["numbers"].confidence < 0.3  # no 0.7 from pass marks
+    assert got["invented"].decision is Decision.BLOCK and got["numbers"].decision is Decision.REVIEW
+    assert got["invented"].confidence < 0.2 and got["numbers"].confidence <= 0.2  # no 0.7 from pass marks
     assert got["invented"].reasons[0].startswith("confidence 0.")
     for verdict in got.values():  # the confidence is the grounding evidence, not a mean with the rules
         assert verdict.confidence == pytest.approx(next(c.score for c in verdict.checks if c.name == "grounding"))
