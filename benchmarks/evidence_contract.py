@@ -24,10 +24,10 @@ import numpy as np
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine, markdown_table, show, write_section  # noqa: E402
+from _report import machine, markdown_table, show, write_section
 
-import catalyst  # noqa: E402
-from catalyst.evaluation import auroc, ece  # noqa: E402
+import catalyst
+from catalyst.evaluation import auroc, ece
 
 CONTEXT = ["The Golden Gate Bridge opened to traffic on May 27, 1937. Its main span is 1,280 meters long; the bridge "
            "links San Francisco and Marin County and was designed by Joseph Strauss."]
