@@ -1,8 +1,8 @@
 """Evidence, not pass marks (issue 11): the shipped default policy's confidence before and after, in one run.
 
-"Before" is the old decide step recomputed from the same check results: a weighted mean of *every* check's
-score (non_empty 1, length 1, denylist 0.5, grounding 1; grounding without context or without a claim counted
-1.0, as it then returned), with grounding's old `on_fail: review` overriding the thresholds. "After" is the
+"Before" is the old decide step recomputed from the same check results: a weighted mean of every check's score
+in the old default policy (non_empty 1, length 1, denylist 0.5, grounding 1; grounding without context or without
+a claim counted 1.0, as it then returned), with grounding's old `on_fail: review` overriding the thresholds. "After" is the
 verdict the engine gives now: the confidence is grounding's (the one evidence check), rule checks act only
 through `on_fail`, and an answer no evidence check scored is `evidence: none` with no confidence.
 
@@ -51,6 +51,8 @@ def old_verdict(v: catalyst.Verdict) -> tuple[float, str]:
     num = den = 0.0
     fired = None
     for c in v.checks:
+        if c.name not in OLD_WEIGHTS:
+            continue  # the old default policy ran these four checks only
         score = 1.0 if c.score is None and c.error is None else c.score  # unscored grounding used to say 1.0
         if score is None:
             continue
@@ -109,9 +111,23 @@ def demo() -> list[list[str]]:
 
 
 def hot_path(n: int = 400) -> list[list[str]]:
+    from catalyst import engine
+
     v = catalyst.Validator("default")
     answer = ("The Golden Gate Bridge opened to traffic on May 27, 1937, after four years of work. " * 7)[:600]
     rows = []
+    policy = catalyst.load_policy("default")
+    for name, rec in (("decide() alone: scored", {"output": answer, "context": CONTEXT}),
+                      ("decide() alone: not verified", {"output": answer})):
+        item = engine.make_items([catalyst.Interaction.model_validate(rec)])[0]
+        item.results = list(v.validate(rec).checks)
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            for _ in range(50):
+                engine.decide(item, policy)
+            times.append((time.perf_counter() - t0) * 1000 / 50)
+        rows.append([name, f"{statistics.median(times):.4f}", f"{sorted(times)[int(0.95 * n)]:.4f}"])
     for name, rec in (("600-char answer, context", {"output": answer, "context": CONTEXT}),
                       ("600-char answer, no context", {"output": answer})):
         for _ in range(20):
@@ -136,14 +152,16 @@ def main() -> None:
               "accept / review / block", "precision of accepted", "wrong accepted", "right blocked", "not verified"]
     show("default policy on the bundled demo", cols_d, d)
     h = hot_path()
-    cols_h = ["inline validate(), default policy", "median ms", "p95 ms"]
-    show("hot path (goal: median ≤ 2 ms)", cols_h, h)
+    cols_h = ["default policy, 600-char answer", "median ms", "p95 ms"]
+    show("hot path: decide() and the whole inline validate()", cols_h, h)
     write_section("evidence_contract", "\n\n".join([
         "## Evidence, not pass marks: the default policy before and after (`benchmarks/evidence_contract.py`)",
         f"{where}. \"Before\" is the old decide step (weighted mean of every check's score; grounding's old "
         "`on_fail: review`) recomputed from the same check results in the same run; \"after\" is today's verdict "
         "(confidence = the grounding evidence; rules act through `on_fail`; no evidence → `not verified`). The "
-        "default policy carries no calibrator yet: its thresholds act on the raw grounding score.",
+        "default policy carries no calibrator yet: its thresholds act on the raw grounding score. `decide()` is this "
+        "change's part of the hot path; the whole `validate()` also runs the default policy's safety screens "
+        "(secrets, pii patterns, injection, leakage).",
         markdown_table(cols_c, c), markdown_table(cols_d, d), markdown_table(cols_h, h)]))
 
 

@@ -64,7 +64,8 @@ class Summary:
     def to_dict(self) -> dict[str, object]:
         """The totals as plain data (``--json``)."""
         return {"verdicts": self.n, "decisions": {d: self.decisions.get(d, 0) for d in DECISION_STYLE},
-                "mean_confidence": round(self.conf_sum / max(1, self.n), 6), "check_errors": self.errors,
+                "mean_confidence": round(self.conf_sum / scored, 6) if (scored := self.n - self.unverified) else None,
+                "verified": scored, "not_verified": self.unverified, "check_errors": self.errors,
                 "checks": {name: {"runs": self.check_n[name], "failed": self.check_fail[name],
                                   "mean_ms": round(self.check_ms[name] / self.check_n[name], 4)}
                            for name in sorted(self.check_n)}}

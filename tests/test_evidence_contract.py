@@ -107,3 +107,17 @@ def test_the_web_reviewer_shows_not_verified(tmp_path):
         page = c.get("/item?id=plain").text
         assert "confidence <b>not verified</b>" in page
         assert "not verified" not in c.get("/item?id=scored").text
+
+
+def test_the_summary_counts_unverified_answers_apart_from_the_mean():
+    from catalyst.summary import Summary
+
+    v = Validator("default")
+    s = Summary()
+    s.add([v.validate({"output": CORRECT, "context": CONTEXT}), v.validate("It opened in 1937."),
+           v.validate("It opened in 1938.")])
+    d = s.to_dict()
+    assert d["verified"] == 1 and d["not_verified"] == 2 and d["mean_confidence"] > 0.5
+    only_unverified = Summary()
+    only_unverified.add([v.validate("x")])
+    assert only_unverified.to_dict()["mean_confidence"] is None
