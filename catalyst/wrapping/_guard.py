@@ -115,7 +115,7 @@ class Guard:
         """Log (and return) a ``review`` verdict for a call that produced no answer: the model call failed."""
         why = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
         verdict = Verdict.model_construct(
-            id=record.id, confidence=0.0, decision=Decision.REVIEW, policy=self.policy.version,
+            id=record.id, confidence=None, evidence="none", decision=Decision.REVIEW, policy=self.policy.version,
             checks=[CheckResult(name=MODEL_CALL, score=None, passed=False, error=why[:2000])],
             reasons=[f"the model call failed, so there is no answer to validate: {why}"[:2000]],
             attempts=1, output=None, segment=record.segment, ms=0.0)
