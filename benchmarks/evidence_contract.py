@@ -2,8 +2,8 @@
 
 "Before" is the old decide step recomputed from the same check results: a weighted mean of every check's score
 in the old default policy (non_empty 1, length 1, denylist 0.5, grounding 1; grounding without context or without
-a claim counted 1.0, as it then returned), with grounding's old `on_fail: review` overriding the thresholds. "After" is the
-verdict the engine gives now: the confidence is grounding's (the one evidence check), rule checks act only
+a claim counted 1.0, as it then returned), with grounding's old `on_fail: review` overriding the thresholds.
+"After" is the verdict the engine gives now: the confidence is grounding's (the one evidence check), rules act only
 through `on_fail`, and an answer no evidence check scored is `evidence: none` with no confidence.
 
 Part 1: the cases of issue 11 on one hand-made context. Part 2: the bundled labelled demo (300 HaluEval items:

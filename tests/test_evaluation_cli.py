@@ -166,7 +166,9 @@ def test_eval_and_calibrate_leave_unverified_records_out_and_say_so(files):
         r["checks"] = [{"name": c["name"], "score": None, "passed": True} for c in r["checks"]]
         r["confidence"] = None
     write_jsonl(files / "mixed.jsonl", recs)
-    rep = json.loads(_run("eval", str(files / "mixed.jsonl"), "--policy", str(files / "p.yaml"), "--json").stdout)
+    rep = json.loads(_run("eval", str(files / "mixed.jsonl"), "--policy", str(files / "p.yaml"), "--json",
+                          "--out", str(files / "rep")).stdout)
+    assert "<b>Not verified:</b> 40 labelled answers" in (files / "rep" / "report.html").read_text()
     assert rep["n_labelled"] == 400 and rep["n_verified"] == 360 and rep["overall"]["n"] == 360
     assert rep["unverified"]["n"] == 40 and rep["unverified"]["decisions"]["review_rate"] == 1.0  # on_unverified
     assert rep["decisions"]["n"] == 400
