@@ -78,6 +78,10 @@ class Check(BaseModel):
 
     - ``name``: the name policies use (lower_snake_case).
     - ``costly``: run only when the cheap checks leave the answer in the review band.
+    - ``evidence``: the score is evidence about whether the answer is right (grounding, judge, consistency,
+      logprob, verbalized). Only evidence checks make the confidence; the others are rules that act through
+      ``on_fail`` (default: review) and never raise or dilute it. An evidence check that cannot score an
+      answer (no context, no samples) returns :meth:`unscored`.
     - ``catches`` / ``cost``: one line each for the generated checks reference.
 
     Configuration fields every check has: ``threshold`` (a score below it fails the check).
@@ -87,6 +91,7 @@ class Check(BaseModel):
 
     name: ClassVar[str] = ""
     costly: ClassVar[bool] = False
+    evidence: ClassVar[bool] = False
     catches: ClassVar[str] = ""
     cost: ClassVar[str] = "cheap"
 
@@ -120,6 +125,15 @@ class Check(BaseModel):
             passed=(score >= self.threshold) if passed is None else passed,
             evidence=evidence or [], details=details, replacement=replacement, retry_hint=retry_hint,
         )
+
+
+    def unscored(self, reason: str, *, passed: bool = True, **details: Any) -> CheckResult:
+        """This answer could not be scored (no context, nothing to check): no evidence either way.
+
+        The score is None, so the answer's confidence does not count this check; when no evidence check
+        scores, the verdict says ``evidence: none`` and the policy's ``on_unverified`` decides.
+        """
+        return CheckResult(name=self.name, score=None, passed=passed, details={"unscored": reason, **details})
 
 
 def to_result(check: Check, value: Any, name: str | None = None) -> CheckResult:

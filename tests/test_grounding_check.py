@@ -94,12 +94,13 @@ def test_an_invented_claim_is_flagged_alone(check: Grounding) -> None:
 
 
 def test_empty_context_cannot_be_grounded() -> None:
+    # no context is no evidence either way: no score (the verdict then says `evidence: none`), never 0 or 1
     r = run(Grounding(), SUPPORTED, context=[])
-    assert not r.passed and r.score == 0.0 and "no context" in r.evidence[0].reason
+    assert not r.passed and r.score is None and "no context" in r.evidence[0].reason
     r = run(Grounding(), SUPPORTED, context=["", "   "])
-    assert not r.passed
+    assert not r.passed and r.score is None
     r = run(Grounding(on_empty="pass"), SUPPORTED, context=[])
-    assert r.passed and r.details["skipped"] == "no context"
+    assert r.passed and r.score is None and r.details["unscored"] == "no context"
 
 
 def test_answer_without_claims_passes() -> None:

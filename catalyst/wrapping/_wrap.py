@@ -73,7 +73,7 @@ class Validated(Generic[T]):
         return self.verdict.decision
 
     @property
-    def confidence(self) -> float:
+    def confidence(self) -> float | None:
         return self.verdict.confidence
 
     @property

@@ -42,6 +42,7 @@ class Grounding(Check):
     """The answer's claims must be supported by the context passages (RAG faithfulness)."""
 
     name: ClassVar[str] = "grounding"
+    evidence: ClassVar[bool] = True
     costly: ClassVar[bool] = False
     catches: ClassVar[str] = ("claims the context does not support: invented facts, changed numbers or dates, "
                               "swapped names (hallucination against retrieved passages)")
@@ -52,7 +53,8 @@ class Grounding(Check):
         default="lexical", description="`lexical`: word/number/name coverage only (fast); `full`: + embeddings")
     backend: Literal["auto", "torch", "onnx-int8"] = Field(default="auto", description="embedding backend (full mode)")
     on_empty: Literal["review", "pass"] = Field(
-        default="review", description="no context given: `review` scores 0 (cannot be grounded), `pass` skips")
+        default="review", description="no context given: the answer has no grounding evidence either way (no "
+        "score); `review` also fails the check (so its `on_fail` applies), `pass` does not")
     use_input: bool = Field(
         default=True, description="numbers, names and named things of the user's input (question or conversation "
         "so far) count as given: repeating them is not inventing them (they are not verified either)")
@@ -113,14 +115,15 @@ class Grounding(Check):
         passages = [p for p in ctx.context if p and p.strip()]
         if not passages:
             if self.on_empty == "pass":
-                return self.result(1.0, passed=True, skipped="no context")
-            return self.result(0.0, evidence=[Evidence(
+                return self.unscored("no context", passed=True)
+            res = self.unscored("no context", passed=False, claims=0, mode=self.mode)
+            res.evidence.append(Evidence(
                 start=0, end=len(output),
-                reason="no context given: the answer cannot be grounded (set on_empty: pass to skip this check)")],
-                claims=0, mode=self.mode)
+                reason="no context given: the answer cannot be grounded (set on_empty: pass to skip this check)"))
+            return res
         index, claims, rows = self.featurize(output, ctx.context, ctx.input)
         if not claims:
-            return self.result(1.0, claims=0, mode=self.mode, note="the answer makes no claim to check")
+            return self.unscored("the answer makes no claim to check", claims=0, mode=self.mode)
         head = self._head()
         weights = np.array([c.weight for c in claims], dtype=np.float32)
         score = float(head.prob(aggregate(rows, weights)))
