@@ -31,7 +31,7 @@ from catalyst_checks.grounding.features import (
 from catalyst_checks.grounding.head import Head, load_heads
 from catalyst_checks.grounding.text import STOP, analyse, digit_numbers, number_mentions, stem
 
-__all__ = ["Grounding"]
+__all__ = ["Grounding", "other_language", "refusal", "unscorable"]
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 _NUMLIKE = re.compile(r"\d")
@@ -70,6 +70,10 @@ class Grounding(Check):
     strict_names: bool = Field(
         default=True, description="a claim with a capitalised name (not sentence-initial) found in neither the "
         "context nor the input fails outright (its score is capped at `strict_cap`)")
+    strict_relations: bool = Field(
+        default=True, description="a claim that restates one context sentence but contradicts it in place (a name "
+        "or number where the sentence has another, a negation added or dropped, an antonym, two names in swapped "
+        "places) fails outright (its score is capped at `strict_cap`)")
     strict_cap: float = Field(default=0.2, ge=0.0, le=1.0, description="score cap of a claim the strict rules fail")
 
     # -- scoring -----------------------------------------------------------------------------------
@@ -113,14 +117,15 @@ class Grounding(Check):
         passages = [p for p in ctx.context if p and p.strip()]
         if not passages:
             if self.on_empty == "pass":
-                return self.result(1.0, passed=True, skipped="no context")
+                return self.no_evidence("no context given (or only empty passages): nothing to ground the answer in")
             return self.result(0.0, evidence=[Evidence(
                 start=0, end=len(output),
                 reason="no context given: the answer cannot be grounded (set on_empty: pass to skip this check)")],
                 claims=0, mode=self.mode)
         index, claims, rows = self.featurize(output, ctx.context, ctx.input)
-        if not claims:
-            return self.result(1.0, claims=0, mode=self.mode, note="the answer makes no claim to check")
+        why = unscorable(output, passages, claims)
+        if why is not None:
+            return self.no_evidence(why)
         head = self._head()
         weights = np.array([c.weight for c in claims], dtype=np.float32)
         score = float(head.prob(aggregate(rows, weights)))
@@ -134,6 +139,11 @@ class Grounding(Check):
                            claims=len(claims), unsupported=int((claim_scores < self.threshold).sum()),
                            mode=self.mode, claim_scores=[round(float(s), 4) for s in claim_scores[:100]])
 
+    def no_evidence(self, reason: str) -> CheckResult:
+        """Not scored: no evidence either way (the policy's ``on_unverified`` decides), never a silent 1.0."""
+        return CheckResult(name=self.name, score=None, passed=True, details={"evidence": "none", "reason": reason,
+                                                                              "mode": self.mode})
+
     def strict_fails(self, index: ContextIndex, claims: list[Claim], input_text: str) -> tuple[set[str], list[bool]]:
         """The numbers/words the context and input give, and which claims the strict rules fail.
 
@@ -142,7 +152,8 @@ class Grounding(Check):
         given = set(analyse(input_text).tokens) if input_text and self.use_input else set()
         known = index.numbers | index.vocab | given | (digit_numbers(input_text) if given else set())
         fails = [bool((self.strict_numbers and digit_numbers(c.span.text) - known) or (
-                 self.strict_names and any(n not in index.vocab and n not in given for n in c.unit.names)))
+                 self.strict_names and any(n not in index.vocab and n not in given for n in c.unit.names)) or (
+                 self.strict_relations and c.relation is not None))
                  for c in claims]
         return known, fails
 
@@ -186,6 +197,61 @@ class Grounding(Check):
         return (bad + support)[: self.max_evidence]
 
 
+_REFUSAL = re.compile(
+    r"^\W*(?:(?:i'?m|i am)\s+(?:sorry|afraid|not\s+sure)|sorry|unfortunately|"
+    r"i\s+(?:do\s+not|don'?t|cannot|can'?t|could\s+not|couldn'?t|am\s+unable\s+to|'?m\s+unable\s+to)\s+"
+    r"(?:know|say|tell|answer|help|find|determine|provide|see)|"
+    r"(?:the|these|this|those)\s+(?:passages?|documents?|context|texts?|sources?|articles?)\s+(?:does|do|did)\s*"
+    r"(?:not|n't)\s+(?:say|mention|contain|specify|state|provide|include|tell)|"
+    r"there\s+is\s+no\s+(?:information|mention)|no\s+information|(?:it\s+is\s+)?not\s+(?:mentioned|stated|known)|"
+    r"(?:unknown|n/?a)\W*$)\b", re.IGNORECASE)
+
+
+def unscorable(output: str, passages: list[str], claims: list[Claim], *, language: bool = True) -> str | None:
+    """Why the answer cannot be grounded at all (a refusal, no checkable claim, another language), or None."""
+    if refusal(output):
+        return "the answer is a refusal or says the context does not tell: it makes no claim to ground"
+    if not any(c.unit.content or c.unit.numbers for c in claims):
+        return "the answer makes no checkable claim (no content word or number)"
+    if language and other_language(output, passages):
+        return ("the answer is written in another language or script than the context: lexical grounding cannot "
+                "compare them (an `entailment` model can)")
+    return None
+
+
+def refusal(output: str) -> bool:
+    """Is the answer only a refusal ("I don't know.", "The passage does not say.")? Short, and no number in it."""
+    text = output.strip()
+    return bool(text) and len(text) <= 200 and not _NUMLIKE.search(text) and _REFUSAL.match(text) is not None
+
+
+_LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def _language(text: str) -> str | None:
+    """``nonlatin``, ``en`` (English stop words present), ``latin`` (Latin script without them), or None (too short)."""
+    letters = _LETTER.findall(text)
+    if len(letters) < 8:
+        return None
+    if sum(1 for ch in letters if _LATIN.match(ch)) / len(letters) < 0.5:
+        return "nonlatin"
+    words = [w.lower() for w in _WORD.findall(text)]
+    share = sum(1 for w in words if w in STOP) / max(1, len(words))
+    if share >= 0.08:
+        return "en"
+    return "latin" if len(words) >= 8 and share == 0 else None
+
+
+def other_language(output: str, passages: list[str]) -> bool:
+    """Is the answer in another script, or in another Latin-script language, than every context passage?"""
+    mine = _language(output)
+    if mine is None:
+        return False
+    theirs = {_language(p[:3000]) for p in passages}
+    return None not in theirs and mine not in theirs and not (mine == "latin" and "latin" in theirs)
+
+
 def _why(c: Claim, index: ContextIndex, known_numbers: set[str]) -> str:
     """Name what the context lacks: numbers, names, then other content words."""
     numbers = [raw for raw, norm in number_mentions(c.span.text) if norm not in known_numbers]
@@ -196,7 +262,7 @@ def _why(c: Claim, index: ContextIndex, known_numbers: set[str]) -> str:
         if w.lower() in STOP or _NUMLIKE.search(w) or stem(w) in index.vocab:
             continue
         (names if w[0].isupper() and m.start() > 0 else words).append(w)
-    parts = []
+    parts = [c.relation] if c.relation else []
     if numbers:
         parts.append("numbers not in the context: " + ", ".join(dict.fromkeys(numbers)))
     if names:
