@@ -84,9 +84,10 @@ def loso(train: dict[str, tg.Features], test: dict[str, tg.Features], test_items
     rows = []
     names = tg.feature_names("lexical")
     for src in TEST_SOURCES:
-        parts = [f for n, f in train.items() if n != src]
+        others = {n: f for n, f in train.items() if n != src}
+        parts = list(others.values())
         head = tg.fit_head(parts, names)
-        cal = tg.fit_calibrator(parts, [tg.check_scores(head, f) for f in parts])
+        cal = tg.fit_calibrator(parts, tg.out_of_source_scores(others, names))
         f = test[src]
         s = tg.check_scores(head, f)
         p = tg.apply_calibrator(cal, s)

@@ -219,7 +219,9 @@ def _weights(parts: list[Features]) -> np.ndarray:
 
 #: features the head may not use: the max over claims of n-gram novelty saturates on multi-sentence answers (a
 #: summary nearly always has one sentence with a new trigram) and, left in, takes the weight from the means
-EXCLUDED = ("max:novel_bigrams", "max:novel_trigrams")
+#: and the sentence-level negation flag fires on conversational negation ("I didn't know he was in Zodiac!"); the
+#: check's scoped negation rule (a negation between the same two words as its sentence) replaces it
+EXCLUDED = ("max:novel_bigrams", "max:novel_trigrams", "mean:negation_mismatch", "max:negation_mismatch")
 
 
 def fit_head(parts: list[Features], names: list[str], C: float = 1.0) -> dict[str, object]:
@@ -263,9 +265,20 @@ def check_scores(head: dict[str, Any], f: Features, strict_cap: float = 0.2) -> 
     return np.where(f.strict, np.minimum(p, strict_cap), p)
 
 
+def out_of_source_scores(parts: dict[str, Features], names: list[str], C: float = 1.0) -> list[np.ndarray]:
+    """Each source's check scores from a head fitted on the *other* sources: what a new domain sees. A calibrator
+    fitted on these is not over-confident the way one fitted on the head's own training scores is."""
+    out = []
+    for name, f in parts.items():
+        head = fit_head([g for n, g in parts.items() if n != name], names, C)
+        out.append(check_scores(head, f))
+    return out
+
+
 def fit_calibrator(parts: list[Features], scores: list[np.ndarray]) -> dict[str, Any]:
     """The isotonic map score -> rate of faithful answers, each source weighing the same; as the policy's
-    ``calibration:`` block (a ``logistic`` calibrator reading the ``grounding`` score, the map as ``post``)."""
+    ``calibration:`` block (a ``logistic`` calibrator reading the ``grounding`` score, the map as ``post``).
+    ``scores`` should be :func:`out_of_source_scores` (each source scored by a head that never saw it)."""
     from sklearn.isotonic import IsotonicRegression
 
     s = np.concatenate(scores)
@@ -350,8 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                 v = list(h[key])
                 h[key] = [*v[:k], pad, pad, *v[k:], pad, pad]
             heads[dst] = h
-    scores = [check_scores(heads["lexical"], f) for f in parts.values()]  # type: ignore[arg-type]
-    cal = fit_calibrator(list(parts.values()), scores)
+    cal = fit_calibrator(list(parts.values()), out_of_source_scores(parts, names, args.C))
     meta = {"fit": "monotone logistic (coefficients <= 0), L2, each source weighing the same; strict rules cap at 0.2",
             "data": {n: {"rows": len(f.y), "faithful": int(f.y.sum()), "no_claim": f.n_unscored}
                      for n, f in parts.items()},

@@ -72,7 +72,7 @@ def test_calibrator_block_is_monotone_and_loads_as_policy_calibration(train: Mod
     cal = train.fit_calibrator(parts, [train.check_scores(head, f) for f in parts])
     grid = np.linspace(0, 1, 21)
     p = from_policy(cal).apply_many(grid, {"grounding": grid})
-    assert (np.diff(p) >= -1e-12).all() and 0 < p.min() and p.max() < 1
+    assert (np.diff(p) >= -1e-12).all() and p.min() > 0 and p.max() < 1
     policy = tmp_path / "p.yaml"
     policy.write_text("name: t\nchecks:\n  - grounding: {}\ncalibration: {id: old, method: identity}\n"
                       "thresholds: {accept: 0.8, block: 0.3}\n")
