@@ -18,8 +18,9 @@ from catalyst.records import Interaction
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("torch")
 
-WORDS = ("the golden gate bridge opened in 1937 and spans strait san francisco it was built by joseph strauss "
-         "paris is capital of france eiffel tower finished 1889 not never who what answer passage").split()
+_TEXT = ("the golden gate bridge opened in 1937 and spans strait san francisco it was built by joseph strauss paris "
+         "is capital of france eiffel tower finished 1889 not never who what answer passage")
+WORDS = _TEXT.split()
 CONTEXT = ["The Golden Gate Bridge opened in 1937. It spans the Golden Gate strait in San Francisco.",
            "Joseph Strauss built it. Paris is the capital of France."]
 
@@ -60,7 +61,7 @@ def test_runs_a_local_model_and_batches_like_one_by_one(nli_dir: Path) -> None:
     for b, o in zip(batch, one, strict=True):
         assert 0.0 <= b.score <= 1.0  # type: ignore[union-attr,operator]
         assert b.score == pytest.approx(o.score, abs=1e-5)  # type: ignore[union-attr]
-    assert batch[1].details["claims"] == 2 and batch[1].details["model_pairs"] == 4  # type: ignore[union-attr]
+    assert batch[1].details["claims"] == 2 and 2 <= batch[1].details["model_pairs"] <= 4  # type: ignore[union-attr]
 
 
 def test_screen_sends_only_claims_in_doubt(nli_dir: Path) -> None:

@@ -200,6 +200,7 @@ class Entailment(Check):
     def run_batch(self, ctxs: Sequence[CheckContext]) -> list[CheckResult | float | bool]:
         """Every in-doubt pair of every answer of the batch goes through the model together."""
         from catalyst_checks.grounding import Grounding
+        from catalyst_checks.grounding.check import unscorable
         from catalyst_checks.grounding.head import load_heads
 
         screen = Grounding()
@@ -213,8 +214,9 @@ class Entailment(Check):
                 continue
             index, claims, rows = screen.featurize(c.output, c.context, c.input)
             claims = claims[: self.max_claims]
-            if not claims:
-                plans.append("the answer makes no checkable claim (a refusal, a greeting or an empty reply)")
+            why = unscorable(c.output, c.context, claims, language=False)  # a multilingual model may read it
+            if why is not None:
+                plans.append(why)
                 continue
             lex = head.prob(np.concatenate([rows, rows], axis=1))[: len(claims)]
             scores = np.full(len(claims), np.nan)
