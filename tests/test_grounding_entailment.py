@@ -103,3 +103,31 @@ def test_no_context_or_no_claim_is_no_evidence(nli_dir: Path) -> None:
     check = registry.get("entailment")(model=str(nli_dir))
     for r in (check.run(_ctx("The bridge opened in 1937.", [" ", ""])), check.run(_ctx("I don't know."))):
         assert r.score is None and r.passed and r.details["evidence"] == "none" and r.details["reason"]
+
+
+def test_onnx_runtime_matches_transformers(nli_dir: Path, tmp_path: Path) -> None:
+    """The same tiny model exported to model.onnx next to its tokenizer scores the same through onnxruntime."""
+    import shutil
+    import warnings
+
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    pytest.importorskip("onnxruntime")
+    onnx_dir = tmp_path / "onnx"
+    shutil.copytree(nli_dir, onnx_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(str(nli_dir))
+    model.eval()
+    enc = AutoTokenizer.from_pretrained(str(nli_dir))(["the bridge opened"], ["it opened in 1937"], return_tensors="pt")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, tuple(enc[k] for k in names), str(onnx_dir / "model.onnx"), input_names=names,
+                          output_names=["logits"], dynamic_axes={k: {0: "batch", 1: "tokens"} for k in names},
+                          opset_version=17, dynamo=False)
+    cls = registry.get("entailment")
+    answers = ["The bridge opened in 1937. Joseph Strauss built it.", "Paris is the capital of France."]
+    torch_scores = [r.score for r in cls(model=str(nli_dir), screen=False).run_batch([_ctx(a) for a in answers])]
+    onnx_check = cls(model=str(onnx_dir), runtime="onnx", screen=False)
+    onnx_scores = [r.score for r in onnx_check.run_batch([_ctx(a) for a in answers])]
+    assert onnx_scores == pytest.approx(torch_scores, abs=1e-4)
