@@ -28,12 +28,55 @@ from grounding_data import GOALS, metamorphic_bases, run_suite  # noqa: E402
 SECTION = "grounding_metamorphic"
 
 
+_TIMER = """
+import json, statistics, sys, time
+from catalyst.checks import CheckContext
+from catalyst.records import Interaction
+from catalyst_checks.grounding import Grounding, features
+cases = [CheckContext(Interaction(input="", output=c["output"], context=c["context"])) for c in json.load(sys.stdin)]
+check, cold, warm = Grounding(), [], []
+for c in cases:
+    features._passages.data.clear()
+    features._contexts.data.clear()
+    t0 = time.perf_counter(); check.run(c); cold.append((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter(); check.run(c); warm.append((time.perf_counter() - t0) * 1000)
+print(json.dumps([statistics.median(cold), statistics.median(warm)]))
+"""
+
+
+def latency(bases: list[object], baseline: Path | None, rounds: int = 3, n: int = 40) -> dict[str, list[float]]:
+    """Median ms (cold passage caches, warm) of the lexical check on ~600-character answers against 5 x ~500-character
+    passages, in fresh processes; with ``baseline`` (another checkout) its check runs alternately on the same cases."""
+    import json
+    import os
+    import subprocess
+
+    cases = []
+    for i in range(n):
+        group = [bases[(i * 5 + k) % len(bases)] for k in range(5)]
+        cases.append({"output": " ".join(b.answer for b in group)[:600],  # type: ignore[attr-defined]
+                      "context": [" ".join(b.context)[:500] for b in group]})  # type: ignore[attr-defined]
+    payload = json.dumps(cases)
+    runs: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for name, repo in (("this checkout", ROOT), ("baseline", baseline)):
+            if repo is None:
+                continue
+            env = {**os.environ, "PYTHONPATH": f"{repo}{os.pathsep}{repo / 'checks'}"}
+            out = subprocess.run([sys.executable, "-c", _TIMER], input=payload, capture_output=True, text=True,
+                                 env=env, check=True, cwd=repo)
+            runs.setdefault(name, []).extend(json.loads(out.stdout))
+    return runs
+
+
 def main(argv: list[str] | None = None) -> int:
     from catalyst_checks.grounding import Grounding
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--per-source", type=int, default=100)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--baseline", type=Path, default=None, help="another checkout (e.g. the main branch) whose "
+                    "grounding check is timed on the same cases, alternately")
     args = ap.parse_args(argv)
     meta = machine()
     bases = metamorphic_bases(args.per_source)
@@ -47,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0.0 if r.score is None else r.score
 
     results = run_suite(score, bases, keep_examples=2)
+    times = latency(bases, args.baseline)
     rows = []
     for o in results:
         goal = 0.95 if o.kind == "invariance" else GOALS.get(o.name)
@@ -67,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         "the original). Synonym and antonym edits come from the check's own word lists (they prove the mechanism, "
         "not coverage of English).",
         markdown_table(cols, rows),
+        "Latency of the lexical check in the same run (fresh processes, 40 answers of ~600 characters against 5 "
+        "passages of ~500, median ms over the answers; cold = passage caches cleared, warm = passages seen before), "
+        "3 rounds alternating with the baseline checkout when given:",
+        markdown_table(["code", "cold (3 rounds)", "warm (3 rounds)"],
+                       [[k, " / ".join(f"{x:.1f}" for x in v[0::2]), " / ".join(f"{x:.1f}" for x in v[1::2])]
+                        for k, v in times.items()]),
         "One miss of each edit (original → edited, scores):",
         "\n".join(ex) or "(none)",
     ])

@@ -84,10 +84,9 @@ def loso(train: dict[str, tg.Features], test: dict[str, tg.Features], test_items
     rows = []
     names = tg.feature_names("lexical")
     for src in TEST_SOURCES:
-        others = {n: f for n, f in train.items() if n != src}
-        parts = list(others.values())
+        parts = [f for n, f in train.items() if n != src]
         head = tg.fit_head(parts, names)
-        cal = tg.fit_calibrator(parts, tg.out_of_source_scores(others, names))
+        cal = tg.fit_calibrator(parts, [tg.check_scores(head, f) for f in parts])
         f = test[src]
         s = tg.check_scores(head, f)
         p = tg.apply_calibrator(cal, s)

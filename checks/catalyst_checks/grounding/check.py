@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -229,6 +230,7 @@ _LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
 _LETTER = re.compile(r"[^\W\d_]")
 
 
+@lru_cache(maxsize=4096)  # passages repeat (RAG): their language is worked out once
 def _language(text: str) -> str | None:
     """``nonlatin``, ``en`` (English stop words present), ``latin`` (Latin script without them), or None (too short)."""
     letters = _LETTER.findall(text)

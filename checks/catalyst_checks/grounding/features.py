@@ -363,7 +363,7 @@ def _substitution(claim: list[str], sent: list[str], keys: set[str], index: Cont
             if left is not None and w != left:
                 continue
             start = k + 1 if left is not None else 0
-            for m in range(1, 7):
+            for m in range(1, 9):
                 end = start + m
                 if end > len(sent):
                     break
@@ -372,10 +372,24 @@ def _substitution(claim: list[str], sent: list[str], keys: set[str], index: Cont
                     old = sent[start:end]
                     if left is None and right is None:
                         break
-                    named = set(old) & (index.name_stems | index.numbers)
-                    if named - set(claim):
+                    if _same_kind(claim[i:j + 1], old, index):
                         return " ".join(claim[i:j + 1]), " ".join(old)
     return None
+
+
+def _same_kind(new: list[str], old: list[str], index: ContextIndex) -> bool:
+    """Is ``old`` (what the sentence has) a thing of the same kind as ``new`` (what the claim put there)? Both
+    numbers, or both names (most of ``old`` capitalised in the context), and not two forms of one word."""
+    content = [t for t in old if t not in _JOINERS]
+    if not content:
+        return False
+    numeric = all(t[:1].isdigit() for t in new)
+    if numeric != all(t[:1].isdigit() for t in content):
+        return False
+    kind = index.numbers if numeric else index.name_stems
+    if sum(1 for t in content if t in kind) * 2 < len(content):
+        return False
+    return not any(a[:4] == b[:4] for a in new for b in content)
 
 
 def _is_neg(t: str) -> bool:
