@@ -16,9 +16,8 @@ length alone separates the classes). Features are computed by the check itself (
 in ``.cache/grounding/`` keyed by a hash of the feature code, so re-fits are instant.
 
 The calibrator: an isotonic map from the check's score to the observed rate of faithful answers, fitted on the
-same mix (each source weighing the same), written into ``policies/default.yaml``'s ``calibration:`` block as a
-``logistic`` calibrator over the ``grounding`` score with that map as its ``post`` step (so it reads the grounding
-score whatever the aggregate is).
+same mix (each source weighing the same), written into ``policies/default.yaml``'s ``calibration:`` block as an
+``isotonic`` calibrator of the aggregate confidence (= the grounding score: the default policy's one evidence check).
 
 Reproducible: HaluEval items are split by a blake2b hash of their source text; ``hash % 100 < 20`` is the test
 split, never trained on. ``--full-per-source`` bounds the (slow, embedding) ``full`` head's training rows.
@@ -267,7 +266,8 @@ def check_scores(head: dict[str, Any], f: Features, strict_cap: float = 0.2) -> 
 
 def fit_calibrator(parts: list[Features], scores: list[np.ndarray]) -> dict[str, Any]:
     """The isotonic map score -> rate of faithful answers, each source weighing the same; as the policy's
-    ``calibration:`` block (a ``logistic`` calibrator reading the ``grounding`` score, the map as ``post``).
+    ``calibration:`` block. It maps the aggregate confidence, which is the grounding score once the aggregate is
+    computed from evidence checks only (grounding is the default policy's one evidence check).
 
     Fitted on the head's scores of its own training sources. Tried and not better (BENCHMARKS.md, leave-one-source-
     out): fitting on each source's scores from a head that never saw it (every held-out ECE within 0.02-0.1 of this
@@ -280,15 +280,14 @@ def fit_calibrator(parts: list[Features], scores: list[np.ndarray]) -> dict[str,
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
     iso.fit(s, y, sample_weight=_weights(parts))
     xs, ys = iso.X_thresholds_, np.clip(iso.y_thresholds_, 0.01, 0.99)
-    return {"id": "cal-grounding-mix", "method": "logistic",
-            "params": {"features": ["grounding"], "coef": [1.0], "intercept": 0.0, "fill": [0.0],
-                       "post": {"x": [round(float(v), 5) for v in xs], "y": [round(float(v), 4) for v in ys]}}}
+    return {"id": "cal-grounding-mix", "method": "isotonic",
+            "params": {"x": [round(float(v), 5) for v in xs], "y": [round(float(v), 4) for v in ys]}}
 
 
 def apply_calibrator(cal: dict[str, Any], scores: np.ndarray) -> np.ndarray:
     from catalyst.calibration import from_policy
 
-    return from_policy(cal).apply_many(scores, {"grounding": scores})
+    return from_policy(cal).apply_many(scores)
 
 
 def train_sources() -> tuple[str, ...]:
