@@ -8,10 +8,10 @@ ones, on every *other* source plus the synthetic edits, and measured on the held
 split). Beside the check, in the same run and on the same answers: answer length and words per sentence, each
 in its better orientation (optimistic for them). Then, with the calibrator shipped in ``policies/default.yaml``'s
 place (fitted without the source): ECE (10 equal-width bins) and the balanced accuracy of the shipped decision
-(accept = calibrated confidence >= 0.8, the default policy's threshold; block < 0.3) against the best threshold
-chosen on the held-out labels themselves. Finally the label curve: n reviewer labels of the new source through
-``catalyst.calibration.choose`` (what ``catalyst calibrate`` runs), measured on the source's other answers
-(median of 5 draws).
+(accept = calibrated confidence >= the default policy's accept threshold; block below its block threshold)
+against the best threshold chosen on the held-out labels themselves. Finally the label curve: n reviewer labels
+of the new source through ``catalyst.calibration.choose`` (what ``catalyst calibrate`` runs), measured on the
+source's other answers (median of 5 draws).
 
 Answers with no checkable claim (the check reports no evidence) are left out of every column; ``n`` counts the
 rest.
@@ -36,7 +36,17 @@ from _report import machine, markdown_table, show, write_section  # noqa: E402
 
 SECTION = "grounding_transfer"
 TEST_SOURCES = (*tg.SHARED, *tg.HALU)
-ACCEPT, BLOCK = 0.8, 0.3
+
+
+def _thresholds() -> tuple[float, float]:
+    """The default policy's accept / block thresholds: the shipped decision."""
+    from catalyst.policy import load_policy
+
+    th = load_policy(ROOT / "policies" / "default.yaml").policy.thresholds
+    return th.accept, th.block
+
+
+ACCEPT, BLOCK = _thresholds()
 _WORDS = re.compile(r"\w+")
 
 

@@ -233,10 +233,10 @@ _LETTER = re.compile(r"[^\W\d_]")
 @lru_cache(maxsize=4096)  # passages repeat (RAG): their language is worked out once
 def _language(text: str) -> str | None:
     """``nonlatin``, ``en`` (English stop words present), ``latin`` (Latin script without them), or None (too short)."""
-    letters = _LETTER.findall(text)
-    if len(letters) < 8:
+    letters = len(_LETTER.findall(text))
+    if letters < 8:
         return None
-    if sum(1 for ch in letters if _LATIN.match(ch)) / len(letters) < 0.5:
+    if len(_LATIN.findall(text)) / letters < 0.5:
         return "nonlatin"
     words = [w.lower() for w in _WORD.findall(text)]
     share = sum(1 for w in words if w in STOP) / max(1, len(words))
@@ -251,7 +251,13 @@ def other_language(output: str, passages: list[str]) -> bool:
     if mine is None:
         return False
     theirs = {_language(p[:3000]) for p in passages}
-    return None not in theirs and mine not in theirs and not (mine == "latin" and "latin" in theirs)
+    if None in theirs or mine in theirs or (mine == "latin" and "latin" in theirs):
+        return False
+    if mine == "latin":  # no English stop word, but mostly the context's own words: a list or table, not French
+        words = {w.lower() for w in _WORD.findall(output)}
+        vocab = {w.lower() for p in passages for w in _WORD.findall(p[:3000])}
+        return len(words & vocab) < 0.3 * len(words)
+    return True
 
 
 def _why(c: Claim, index: ContextIndex, known_numbers: set[str]) -> str:

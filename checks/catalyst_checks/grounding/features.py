@@ -40,7 +40,6 @@ from catalyst_checks.grounding.text import (
     analyse,
     claims,
     entity_mentions,
-    sentence_initial,
     sentences,
     stem,
     windows,
@@ -136,10 +135,10 @@ def _passage_info(text: str, key: bytes) -> _PassageInfo:
     sents = [(w, analyse(w.text)) for s in sentences(text) for w in windows(s)]
     whole = analyse(text)
     caps = {}
-    for m in _CAPWORD.finditer(text):
-        w = m.group(0)
-        if w[0].isupper() and (not w.isupper() or len(w) <= 6) and not sentence_initial(text, m.start()):
-            caps.setdefault(w.lower(), w)
+    if whole.names:  # the words analyse() found capitalised mid-sentence, in their written form
+        for w in _CAPWORD.findall(text):
+            if w[0].isupper() and (not w.isupper() or len(w) <= 6) and stem(w) in whole.names:
+                caps.setdefault(w.lower(), w)
     info = _PassageInfo(sents, frozenset(whole.tokens), frozenset(whole.bigrams), frozenset(whole.trigrams),
                         frozenset(whole.numbers), caps)
     _passages.put(key, info)

@@ -108,7 +108,8 @@ IRREGULAR: dict[str, str] = {
     "shot": "shoot", "set": "set", "beat": "beat", "beaten": "beat", "said": "say", "says": "say",
     # auxiliaries (stop words, but they sit in every n-gram: "is a film" and "was a film" are one trigram)
     "is": "be", "was": "be", "are": "be", "were": "be", "been": "be", "am": "be", "being": "be",
-    "has": "have", "had": "have", "having": "have", "does": "do", "did": "do", "done": "do",
+    "has": "have", "had": "have", "having": "have", "does": "do", "did": "do", "done": "do", "got": "get",
+    "gotten": "get",
 }
 
 ANTONYMS: tuple[tuple[str, str], ...] = (
