@@ -7,12 +7,34 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict
 
 Message = dict[str, Any]
+
+
+def _segment_is_an_object(v: Any) -> Any:
+    if not isinstance(v, dict):
+        raise PydanticCustomError("segment_type", "must be an object like {\"region\": \"EU\"}, got {kind} {value}",
+                                  {"kind": type(v).__name__, "value": orjson.dumps(v, default=str).decode()[:40]})
+    return v
+
+
+class Metadata(TypedDict, total=False):
+    """Free-form keys, except ``segment``: an object (segment overrides and reports match on its keys)."""
+
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+    segment: Annotated[dict[str, Any], BeforeValidator(_segment_is_an_object)]
+
+
+if TYPE_CHECKING:  # to code it is a plain dict; pydantic validates it as Metadata
+    MetadataField = dict[str, Any]
+else:
+    MetadataField = Metadata
 
 
 class Decision(StrEnum):
@@ -44,7 +66,7 @@ class Interaction(BaseModel):
     context: list[str] = Field(default_factory=list)
     samples: list[str] = Field(default_factory=list)
     logprobs: list[float] | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: MetadataField = Field(default_factory=dict)
     label: Literal[0, 1] | None = None
 
     @field_validator("context", "samples", mode="before")
@@ -108,8 +130,23 @@ class Evidence(BaseModel):
         return self
 
 
+class Replacement(BaseModel):
+    """Text a check wants used instead of a field: the ``output`` delivered to the caller (e.g. with personal
+    data redacted), or the ``input`` that is logged and sent on (a redacted question)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: Literal["output", "input"]
+    text: str
+
+
 class CheckResult(BaseModel):
-    """One check's result. ``score`` is a confidence in [0, 1]: higher means more trustworthy."""
+    """One check's result. ``score`` is a confidence in [0, 1]: higher means more trustworthy.
+
+    What a check asks the framework to *do* is typed, never a ``details`` key: ``replacement`` (deliver or log
+    other text) and ``retry_hint`` (what to tell the model when the answer is sent back). ``details`` is
+    for people and reports only.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -120,37 +157,72 @@ class CheckResult(BaseModel):
     ms: float = 0.0
     error: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    replacement: Replacement | None = None
+    retry_hint: str | None = Field(default=None, min_length=1, max_length=4000)
 
     @classmethod
     def fast(cls, name: str, score: float, passed: bool, evidence: list[Evidence] | None = None) -> CheckResult:
         """Build without validation, for checks on the hot path that know their values are in range."""
         return _construct(cls, {"name": name, "score": score, "passed": passed, "evidence": evidence or [],
-                                "ms": 0.0, "error": None, "details": {}})
+                                "ms": 0.0, "error": None, "details": {}, "replacement": None, "retry_hint": None})
+
+
+#: ``scored``: at least one evidence check scored the answer and ``confidence`` is its probability of being
+#: acceptable. ``none``: no evidence check could score it (no context, no samples, no model): ``confidence``
+#: is None (JSON ``null``), never 1.0, and the policy's ``on_unverified`` decided.
+EvidenceState = Literal["scored", "none"]
 
 
 class Verdict(BaseModel):
-    """The outcome for one interaction."""
+    """The outcome for one interaction.
+
+    ``confidence`` is the calibrated probability that the answer is acceptable, computed from evidence checks
+    only; it is None exactly when ``evidence`` is ``"none"`` (the answer was not verified).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     id: str
-    confidence: float = Field(ge=0.0, le=1.0)
+    confidence: float | None = Field(ge=0.0, le=1.0)
     decision: Decision
     policy: str
+    evidence: EvidenceState = "scored"
     checks: list[CheckResult] = Field(default_factory=list)
     reasons: list[str] = Field(default_factory=list)
     attempts: int = 1
     output: str | None = None  # set when the delivered text differs from the input (redacted, retried)
     segment: dict[str, Any] = Field(default_factory=dict)
     ms: float | None = None
+    label: Literal[0, 1] | None = None  # the record's ground truth, carried so verdict lines can be evaluated
+
+    @model_validator(mode="after")
+    def _evidence_agrees(self) -> Verdict:
+        if (self.confidence is None) != (self.evidence == "none"):
+            raise ValueError("confidence is None exactly when evidence is `none` (not verified); got confidence "
+                             f"{self.confidence!r} with evidence {self.evidence!r}")
+        return self
 
     @property
     def failed(self) -> list[CheckResult]:
         return [c for c in self.checks if not c.passed]
 
+    @property
+    def verified(self) -> bool:
+        """True when evidence checks scored the answer (``confidence`` is a probability)."""
+        return self.evidence == "scored"
+
     def to_json(self) -> str:
-        """One JSONL line (without the newline)."""
-        return self.model_dump_json(exclude_none=True)
+        """One JSONL line (without the newline); an unverified verdict says ``"confidence": null``."""
+        line = self.model_dump_json(exclude_none=True)
+        if self.confidence is None:
+            d = orjson.loads(line)
+            line = orjson.dumps({"id": d.pop("id"), "confidence": None, **d}).decode()
+        return line
+
+
+def confidence_text(confidence: float | None, digits: int = 2) -> str:
+    """How every display shows a confidence: the number, or ``not verified`` (never a number) without evidence."""
+    return "not verified" if confidence is None else f"{confidence:.{digits}f}"
 
 
 def _construct(cls: Any, values: dict[str, Any]) -> Any:

@@ -94,27 +94,28 @@ def test_an_invented_claim_is_flagged_alone(check: Grounding) -> None:
 
 
 def test_empty_context_cannot_be_grounded() -> None:
+    # no context is no evidence either way: no score (the verdict then says `evidence: none`), never 0 or 1
     r = run(Grounding(), SUPPORTED, context=[])
-    assert not r.passed and r.score == 0.0 and "no context" in r.evidence[0].reason
+    assert not r.passed and r.score is None and "no context" in r.evidence[0].reason
     r = run(Grounding(), SUPPORTED, context=["", "   "])
-    assert not r.passed
+    assert not r.passed and r.score is None
     for ctx in ([], ["", "  \n "]):  # on_empty: pass (the default policy) is "no evidence", never a silent 1.0
         r = run(Grounding(on_empty="pass"), SUPPORTED, context=ctx)
-        assert r.passed and r.score is None and r.details["evidence"] == "none" and "no context" in r.details["reason"]
+        assert r.passed and r.score is None and "no context" in r.details["unscored"]
 
 
 @pytest.mark.parametrize("answer", ["…  🙂", "I don't know.", "The passage does not say.", "Sorry, I cannot answer "
                                     "that.", "Yes.", "N/A"])
 def test_refusals_and_empty_answers_are_no_evidence(answer: str) -> None:
     r = run(Grounding(), answer)
-    assert r.score is None and r.passed and r.details["evidence"] == "none" and r.details["reason"]
+    assert r.score is None and r.passed and r.details["unscored"]
 
 
 def test_an_answer_in_another_language_than_the_context_is_no_evidence() -> None:
     for answer in ("El telescopio James Webb se lanzó el 25 de diciembre de 2021 en un cohete Ariane 5 desde Kourou.",
                    "詹姆斯·韦伯太空望远镜于2021年12月25日发射。"):
         r = run(Grounding(), answer)
-        assert r.score is None and "language" in r.details["reason"]
+        assert r.score is None and "language" in r.details["unscored"]
     assert run(Grounding(), SUPPORTED).score is not None
 
 

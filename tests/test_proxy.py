@@ -51,7 +51,9 @@ def test_accept_gets_headers_field_and_one_logged_verdict(client, proxy, upstrea
         model="m", messages=MSG, extra_body={"catalyst_context": ["Paris is the capital of France."]})
     r = raw.parse()
     assert r.choices[0].message.content == "Paris is the capital of France."
-    assert raw.headers["x-catalyst-decision"] == "accept" and float(raw.headers["x-catalyst-confidence"]) == 1.0
+    # a rules-only policy verifies nothing: accepted (on_unverified), never read as confidence 1.0
+    assert raw.headers["x-catalyst-decision"] == "accept" and raw.headers["x-catalyst-confidence"] == "not verified"
+    assert raw.headers["x-catalyst-evidence"] == "none"
     assert r.catalyst["decision"] == "accept" and r.choices[0].catalyst["decision"] == "accept"
     assert "catalyst_context" not in upstream.requests[0].json  # Catalyst's fields never go upstream
     assert {k.lower(): v for k, v in upstream.requests[0].headers.items()}["authorization"] == "Bearer sk-test"
@@ -174,7 +176,7 @@ def test_checks_in_threads_and_retry_from_a_thread(upstream, db_path):
     with serve_in_thread(upstream.url, policy=POLICY, db=db_path, inline_below_ms=0.0) as px, \
             openai.OpenAI(base_url=px.url, api_key="k", max_retries=0) as c:
         r = c.chat.completions.create(model="m", messages=MSG)
-        assert px.proxy._inline() is False
+        assert px.proxy.inline() is False
     assert r.choices[0].message.content == "Paris." and r.catalyst["attempts"] == 2
     assert [(x["decision"], x["attempts"]) for x in logged(db_path)] == [("accept", 2)]
 
@@ -195,3 +197,21 @@ def test_malformed_event_in_upstream_stream_is_an_error_event_and_a_review(clien
     proxy.stop()
     [row] = logged(db_path)
     assert row["decision"] == "review" and "JSONDecodeError" in row["reasons"]
+
+
+def test_a_client_that_hangs_up_mid_stream_still_gets_its_answer_judged(upstream, db_path):
+    upstream.script = Reply(text="one two three four five six seven eight", chunk_delay=0.05)
+    with serve_in_thread(upstream.url, policy=POLICY, db=db_path, flush_interval=30) as px:
+        with httpx.Client(timeout=10) as http, http.stream(
+                "POST", f"{px.url}/chat/completions", json={"model": "m", "messages": MSG, "stream": True}) as r:
+            for line in r.iter_lines():
+                if '"content":"one"' in line.replace(" ", ""):
+                    break  # hang up after the first word
+        deadline = time.monotonic() + 10
+        health = px.url.removesuffix("/v1") + "/healthz"
+        while httpx.get(health).json()["pending_verdicts"] == 0 and time.monotonic() < deadline:
+            pass  # the server notices the hang-up on its own loop; no sleep
+    [row] = logged(db_path)
+    meta = json.loads(row["metadata"])
+    assert meta["stopped_by_caller"] is True and row["output"].startswith("one") and row["output"] != \
+        "one two three four five six seven eight"

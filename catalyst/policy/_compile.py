@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from catalyst import registry
 from catalyst.checks import Check
 from catalyst.errors import PolicyError, UnknownCheckError
+from catalyst.monitor.audit import remember_audit_rate
 from catalyst.policy._model import Policy, Thresholds
 from catalyst.records import Decision
 
@@ -38,13 +39,15 @@ class Plan:
     steps: tuple[Step, ...] = ()
     weights: dict[str, float] = field(default_factory=dict)
     rules: dict[str, Decision] = field(default_factory=dict)
+    evidence: frozenset[str] = frozenset()  # labels of evidence checks (``Check.evidence``): they make confidence
 
     @classmethod
     def build(cls, cheap: list[Step], costly: list[Step], thresholds: Thresholds) -> Plan:
         steps = (*cheap, *costly)
         return cls(cheap=tuple(cheap), costly=tuple(costly), thresholds=thresholds, steps=steps,
                    weights={s.label: s.weight for s in steps},
-                   rules={s.label: s.on_fail for s in steps if s.on_fail is not None})
+                   rules={s.label: s.on_fail for s in steps if s.on_fail is not None},
+                   evidence=frozenset(s.label for s in steps if type(s.check).evidence))
 
 
 @dataclass
@@ -125,5 +128,6 @@ def compile_policy(policy: Policy, *, source: str | None = None, where: LineOf |
             calibrator = from_policy(policy.calibration)
         except (ValueError, KeyError, TypeError) as e:
             raise PolicyError(f"calibration: {e}", where=line_of(("calibration",))) from None
+    remember_audit_rate(policy.version, policy.review.audit_sample)  # read where review items are made
     return CompiledPolicy(policy=policy, version=policy.version, source=source, default=default,
                           overrides=overrides, calibrator=calibrator)

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+from catalyst.monitor.rules import AlertRule
 
 #: Keys of a check entry that configure the policy's use of the check, not the check itself.
 RESERVED_KEYS = ("weight", "on_fail", "costly", "as")
+
+
+def _import_plugin(spec: str, info: ValidationInfo) -> str:
+    """A ``plugins:`` entry is imported while the policy validates, so its checks exist when compiled."""
+    from catalyst import registry
+    from catalyst.errors import PluginError
+
+    try:  # relative paths start at the policy's folder (the loader passes it as validation context)
+        return registry.import_plugin(spec, base=(info.context or {}).get("policy_dir"))
+    except PluginError as e:  # a ValueError lets pydantic name the entry, and the loader its line
+        raise ValueError(str(e)) from None
 
 
 class CheckSpec(BaseModel):
@@ -21,9 +34,11 @@ class CheckSpec(BaseModel):
     check: str = Field(description="registered check name")
     label: str = Field(default="", alias="as", description="name in verdicts; set it to use one check twice")
     config: dict[str, Any] = Field(default_factory=dict, description="the check's own settings")
-    weight: float = Field(default=1.0, ge=0.0, le=100.0, description="weight in the aggregate; 0 = rule only")
+    weight: float = Field(default=1.0, ge=0.0, le=100.0, description="weight of an evidence check in the "
+                          "confidence; 0 = reported only. Rule checks never enter the confidence")
     on_fail: Literal["block", "review", "retry"] | None = Field(
-        default=None, description="hard rule: when this check fails, at least this decision")
+        default=None, description="hard rule: when this check fails, at least this decision (retry: re-ask the "
+        "model). A rule check that fails without one sends the answer to review")
     costly: bool | None = Field(default=None, description="override: run only when cheap checks leave doubt")
 
     @model_validator(mode="before")
@@ -79,6 +94,53 @@ class ReviewSpec(BaseModel):
     sla_hours: float = Field(default=24.0, gt=0, description="items older than this are flagged")
     # routing of notifications does not change verdicts: excluded from dumps, so from the policy version hash
     notify: NotifySpec | None = Field(default=None, exclude=True, description="review notifications")
+    # monitoring (catalyst.monitor): a random share of auto-accepted answers also goes to review, marked as audit,
+    # for unbiased accepted-error estimates; routing only, the decision is unchanged, so excluded from the hash
+    audit_sample: float = Field(default=0.0, ge=0.0, le=1.0, exclude=True,
+                                description="share of accepted answers also sent to review as an audit sample")
+
+
+Unverifiable = Literal["accept", "review", "block"]
+
+
+class Unverified(BaseModel):
+    """What happens to an answer no evidence check could score (``evidence: none``; it has no confidence).
+
+    ``default`` applies to every such answer; ``no_context``, when set, to those whose record has no context
+    passage at all (nothing to ground against), e.g. plain chat under a local policy. Written as one word
+    (``on_unverified: review``) it sets ``default``. The default is ``review``: an answer nobody verified is not
+    accepted silently.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    default: Unverifiable = Field(default="review", description="decision for an unverified answer")
+    no_context: Unverifiable | None = Field(
+        default=None, description="decision for an unverified answer whose record has no context (None: default)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_word(cls, v: Any) -> Any:
+        return {"default": v} if isinstance(v, str) else v
+
+    def for_record(self, record: Any) -> Unverifiable:
+        if self.no_context is not None and not any(p.strip() for p in record.context):
+            return self.no_context
+        return self.default
+
+
+class LogSpec(BaseModel):
+    """What may be kept: applied to every record and verdict before it is written anywhere (see catalyst.redaction)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    redact: bool = Field(default=True, description=(
+        "before anything is stored or sent (DuckDB, --out, webhooks, review storage), mask what the policy's "
+        "`pii`/`secrets` checks look for, in every text: input, output, context, samples, metadata, the delivered "
+        "output, evidence, reasons"))
+    detectors: list[str] = Field(default_factory=list, description=(
+        "more checks (registered names, default settings) whose findings are masked although the policy does not "
+        "run them, e.g. [secrets, pii]"))
 
 
 class SegmentOverride(BaseModel):
@@ -100,14 +162,25 @@ class Policy(BaseModel):
 
     name: str = Field(default="policy", pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = ""
+    plugins: list[Annotated[str, AfterValidator(_import_plugin)]] = Field(
+        default_factory=list, description="modules (names, or .py paths relative to the policy) imported before "
+        "the checks are looked up: where your own `@catalyst.check` functions live")
     checks: list[CheckSpec] = Field(min_length=1)
     aggregate: Literal["weighted_mean", "min", "geometric_mean"] = "weighted_mean"
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    on_unverified: Unverified = Field(
+        default_factory=lambda: Unverified(), description="decision when no evidence check could score the "
+        "answer (no context, no samples, no model): the verdict then says `evidence: none` and has no "
+        "confidence. `on_unverified: review` (the default) or `{default: review, no_context: accept}`")
     retry: RetrySpec = Field(default_factory=RetrySpec)
     review: ReviewSpec = Field(default_factory=ReviewSpec)
     segments: list[SegmentOverride] = Field(default_factory=list)
     calibration: dict[str, Any] | None = Field(
         default=None, description="a fitted calibrator (see `catalyst calibrate`), applied to the aggregate")
+    # what is written changes, not verdicts: excluded from dumps, so from the policy version hash
+    log: LogSpec = Field(default_factory=LogSpec, exclude=True, description="what the log may keep (redaction)")
+    # monitoring rules for `catalyst watch` (catalyst.monitor.rules); they never change a verdict: not hashed
+    alerts: list[AlertRule] = Field(default_factory=list, exclude=True, description="alert rules (catalyst watch)")
 
     @model_validator(mode="after")
     def _unique_labels(self) -> Policy:
@@ -140,7 +213,7 @@ class Policy(BaseModel):
         """Content that defines behaviour (description excluded), with check defaults resolved."""
         from catalyst import registry
 
-        data = self.model_dump(mode="json", exclude={"description"}, by_alias=True)
+        data = self.model_dump(mode="json", exclude={"description", "plugins"}, by_alias=True)  # where code lives
         for spec, out in zip(self.checks, data["checks"], strict=True):
             # invalid config is reported by compile; then hash what was written
             with contextlib.suppress(Exception):

@@ -173,7 +173,7 @@ class QueueRow:
     id: str
     status: str
     severity: int
-    confidence: float
+    confidence: float | None  # None: the answer was not verified (no evidence check scored it)
     policy: str
     reasons: list[str]
     created_at: datetime

@@ -238,7 +238,7 @@ class Entailment(Check):
 
     def _result(self, plan: tuple[list[Any], np.ndarray, list[list[int]]] | str, probs: np.ndarray) -> CheckResult:
         if isinstance(plan, str):
-            return CheckResult(name=self.name, score=None, passed=True, details={"evidence": "none", "reason": plan})
+            return self.unscored(plan)
         claims, scores, pair_ids = plan
         sent = 0
         for i, ids in enumerate(pair_ids):

@@ -43,6 +43,7 @@ class Grounding(Check):
     """The answer's claims must be supported by the context passages (RAG faithfulness)."""
 
     name: ClassVar[str] = "grounding"
+    evidence: ClassVar[bool] = True
     costly: ClassVar[bool] = False
     catches: ClassVar[str] = ("claims the context does not support: invented facts, changed numbers or dates, "
                               "swapped names (hallucination against retrieved passages)")
@@ -53,7 +54,8 @@ class Grounding(Check):
         default="lexical", description="`lexical`: word/number/name coverage only (fast); `full`: + embeddings")
     backend: Literal["auto", "torch", "onnx-int8"] = Field(default="auto", description="embedding backend (full mode)")
     on_empty: Literal["review", "pass"] = Field(
-        default="review", description="no context given: `review` scores 0 (cannot be grounded), `pass` skips")
+        default="review", description="no context given: the answer has no grounding evidence either way (no "
+        "score); `review` also fails the check (so its `on_fail` applies), `pass` does not")
     use_input: bool = Field(
         default=True, description="numbers, names and named things of the user's input (question or conversation "
         "so far) count as given: repeating them is not inventing them (they are not verified either)")
@@ -118,15 +120,17 @@ class Grounding(Check):
         passages = [p for p in ctx.context if p and p.strip()]
         if not passages:
             if self.on_empty == "pass":
-                return self.no_evidence("no context given (or only empty passages): nothing to ground the answer in")
-            return self.result(0.0, evidence=[Evidence(
+                return self.unscored("no context given (or only empty passages): nothing to ground the answer in",
+                                     mode=self.mode)
+            res = self.unscored("no context", passed=False, claims=0, mode=self.mode)
+            res.evidence.append(Evidence(
                 start=0, end=len(output),
-                reason="no context given: the answer cannot be grounded (set on_empty: pass to skip this check)")],
-                claims=0, mode=self.mode)
+                reason="no context given: the answer cannot be grounded (set on_empty: pass to skip this check)"))
+            return res
         index, claims, rows = self.featurize(output, ctx.context, ctx.input)
         why = unscorable(output, passages, claims)
         if why is not None:
-            return self.no_evidence(why)
+            return self.unscored(why, claims=len(claims), mode=self.mode)
         head = self._head()
         weights = np.array([c.weight for c in claims], dtype=np.float32)
         score = float(head.prob(aggregate(rows, weights)))
@@ -139,11 +143,6 @@ class Grounding(Check):
         return self.result(score, evidence=self._evidence(index, claims, claim_scores, known),
                            claims=len(claims), unsupported=int((claim_scores < self.threshold).sum()),
                            mode=self.mode, claim_scores=[round(float(s), 4) for s in claim_scores[:100]])
-
-    def no_evidence(self, reason: str) -> CheckResult:
-        """Not scored: no evidence either way (the policy's ``on_unverified`` decides), never a silent 1.0."""
-        return CheckResult(name=self.name, score=None, passed=True, details={"evidence": "none", "reason": reason,
-                                                                              "mode": self.mode})
 
     def strict_fails(self, index: ContextIndex, claims: list[Claim], input_text: str) -> tuple[set[str], list[bool]]:
         """The numbers/words the context and input give, and which claims the strict rules fail.
