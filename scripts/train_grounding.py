@@ -16,7 +16,7 @@ length alone separates the classes). Features are computed by the check itself (
 in ``.cache/grounding/`` keyed by a hash of the feature code, so re-fits are instant.
 
 The calibrator: an isotonic map from the check's score to the observed rate of faithful answers, fitted on the
-same mix (each source weighing the same), written into ``policies/default.yaml``'s ``calibration:`` block as an
+same mix (each source weighing the same), written into the shipped policies' ``calibration:`` blocks as an
 ``isotonic`` calibrator of the aggregate confidence (= the grounding score: the default policy's one evidence check).
 
 Reproducible: HaluEval items are split by a blake2b hash of their source text; ``hash % 100 < 20`` is the test
@@ -333,8 +333,9 @@ def main(argv: list[str] | None = None) -> int:
                    "0 keeps the lexical features' head for both modes' lexical part (full mode re-uses it)")
     p.add_argument("--C", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
     p.add_argument("--out", type=Path, default=HEAD_PATH)
-    p.add_argument("--policy", type=Path, default=ROOT / "policies" / "default.yaml",
-                   help="policy whose calibration: block gets the fitted calibrator ('-' to skip)")
+    p.add_argument("--policy", type=Path, nargs="+",
+                   default=[ROOT / "policies" / "default.yaml", ROOT / "policies" / "strict.yaml"],
+                   help="policies whose calibration: block gets the fitted calibrator ('-' to skip)")
     args = p.parse_args(argv)
 
     parts = load_all(args.halueval_items)
@@ -363,9 +364,10 @@ def main(argv: list[str] | None = None) -> int:
             "C": args.C, "command": "python scripts/train_grounding.py " + " ".join(argv or [])}
     args.out.write_text(json.dumps({"version": 2, "meta": meta, "heads": heads}, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
-    if str(args.policy) != "-":
-        write_policy_calibration(cal, args.policy)
-        print(f"wrote the calibration block of {args.policy}")
+    for policy in args.policy:
+        if str(policy) != "-":
+            write_policy_calibration(cal, policy)
+            print(f"wrote the calibration block of {policy}")
     for mode, h in heads.items():
         coef = dict(zip(h["features"], h["coef"], strict=True))  # type: ignore[index]
         top = sorted(coef.items(), key=lambda kv: -abs(kv[1]))[:8]

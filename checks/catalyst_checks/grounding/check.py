@@ -120,8 +120,7 @@ class Grounding(Check):
         passages = [p for p in ctx.context if p and p.strip()]
         if not passages:
             if self.on_empty == "pass":
-                return self.unscored("no context given (or only empty passages): nothing to ground the answer in",
-                                     mode=self.mode)
+                return self.unscored("no context", mode=self.mode)
             res = self.unscored("no context", passed=False, claims=0, mode=self.mode)
             res.evidence.append(Evidence(
                 start=0, end=len(output),
@@ -253,9 +252,9 @@ def other_language(output: str, passages: list[str]) -> bool:
     if None in theirs or mine in theirs or (mine == "latin" and "latin" in theirs):
         return False
     if mine == "latin":  # no English stop word, but mostly the context's own words: a list or table, not French
-        words = {w.lower() for w in _WORD.findall(output)}
+        words = {w for w in _WORD.findall(output) if w[0].islower()}  # not names or numbers: those cross languages
         vocab = {w.lower() for p in passages for w in _WORD.findall(p[:3000])}
-        return len(words & vocab) < 0.3 * len(words)
+        return bool(words) and len(words & vocab) < 0.3 * len(words)
     return True
 
 
