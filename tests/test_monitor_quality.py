@@ -29,8 +29,9 @@ def test_draws_are_stable_have_the_asked_rate_and_are_independent():
 
 
 def test_audit_sample_sends_accepted_answers_to_review_marked_as_audit(tmp_path):
-    policy = Policy.model_validate({"name": "audited", "checks": ["non_empty"], "review": {"audit_sample": 0.2}})
-    plain = Policy.model_validate({"name": "audited", "checks": ["non_empty"]})
+    policy = Policy.model_validate({"name": "audited", "checks": ["non_empty"], "review": {"audit_sample": 0.2},
+                                    "on_unverified": "accept"})
+    plain = Policy.model_validate({"name": "audited", "checks": ["non_empty"], "on_unverified": "accept"})
     assert policy.version == plain.version  # routing of audits does not change the version
     recs = [{"id": f"a{i}", "output": "fine answer"} for i in range(500)]
     with Validator(policy, store=tmp_path / "log.duckdb") as v:

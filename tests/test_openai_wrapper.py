@@ -28,6 +28,7 @@ checks:
     on_fail: block
 thresholds: {accept: 0.8, block: 0.3}
 retry: {max_retries: 2, on_exhausted: review}
+on_unverified: accept  # rules only, no evidence check: an answer that passes them goes out (as unverified)
 """
 
 

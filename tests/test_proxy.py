@@ -51,7 +51,9 @@ def test_accept_gets_headers_field_and_one_logged_verdict(client, proxy, upstrea
         model="m", messages=MSG, extra_body={"catalyst_context": ["Paris is the capital of France."]})
     r = raw.parse()
     assert r.choices[0].message.content == "Paris is the capital of France."
-    assert raw.headers["x-catalyst-decision"] == "accept" and float(raw.headers["x-catalyst-confidence"]) == 1.0
+    # a rules-only policy verifies nothing: accepted (on_unverified), never read as confidence 1.0
+    assert raw.headers["x-catalyst-decision"] == "accept" and raw.headers["x-catalyst-confidence"] == "not verified"
+    assert raw.headers["x-catalyst-evidence"] == "none"
     assert r.catalyst["decision"] == "accept" and r.choices[0].catalyst["decision"] == "accept"
     assert "catalyst_context" not in upstream.requests[0].json  # Catalyst's fields never go upstream
     assert {k.lower(): v for k, v in upstream.requests[0].headers.items()}["authorization"] == "Bearer sk-test"

@@ -1,7 +1,8 @@
 """The validating proxy: an OpenAI-compatible endpoint in front of another one, validating every answer.
 
 An unchanged app pointed at the proxy (``base_url="http://127.0.0.1:8080/v1"``) gets the upstream's
-answer plus the verdict: headers ``x-catalyst-decision`` / ``x-catalyst-confidence`` / ``x-catalyst-id``
+answer plus the verdict: headers ``x-catalyst-decision`` / ``x-catalyst-confidence`` /
+``x-catalyst-evidence`` / ``x-catalyst-id``
 and an extra JSON field ``catalyst`` (also per choice). Blocked answers come back as a normal completion
 whose content says it was withheld and why, with ``finish_reason: "content_filter"``. Streams pass
 through chunk by chunk; the verdict arrives as one last chunk ``{"choices": [], "catalyst": {...}}``
