@@ -47,11 +47,6 @@ def __getattr__(name: str) -> Any:  # ``Summary`` imports the record models: onl
     raise AttributeError(name)
 
 
-def _conf(value: float | None, digits: int = 3) -> str:
-    """A confidence for display; None means no evidence check could score the answer."""
-    return "none (not verified)" if value is None else f"{value:.{digits}f}"
-
-
 def plain_table(title: str | None, columns: list[str], *, right: tuple[str, ...] = ()) -> Table:
     """A table whose cells fold (never ``…``) in a narrow terminal."""
     from rich.table import Table
@@ -106,6 +101,7 @@ def verdict_panel(v: dict[str, Any]) -> list[Any]:
     from rich.panel import Panel
     from rich.text import Text
 
+    from catalyst.records import confidence_text
     from catalyst.review._text import visible
 
     inter = v.get("interaction") or {}
@@ -114,7 +110,7 @@ def verdict_panel(v: dict[str, Any]) -> list[Any]:
     context = orjson.loads(ctx) if isinstance(ctx, str) and ctx else (ctx or [])
     style = DECISION_STYLE.get(v["decision"], "white")
     head = Text.assemble(("decision ", "bold"), (v["decision"], f"bold {style}"),
-                         ("   confidence ", "bold"), _conf(v["confidence"]),
+                         ("   confidence ", "bold"), confidence_text(v["confidence"], 3),
                          ("   policy ", "bold"), v["policy"], ("   at ", "bold"), str(v["created_at"]))
     parts: list[Any] = [head]
     if inter.get("input"):
