@@ -13,6 +13,7 @@
         ├── CheckFailure          a check raised (the answer goes to review, never accept)
         ├── StoreError            the DuckDB log could not be opened or written
         │   └── StoreLockedError  another process holds the DuckDB file read-write
+        │       └── LogOwnerUnreachableError  the log's owner process does not answer
         └── ModelCallError        a model endpoint could not be reached or answered badly
             └── ModelBudgetExceeded  a verdict used up its budget of model calls or tokens
 
@@ -97,6 +98,10 @@ class StoreError(RuntimeFailure):
 
 class StoreLockedError(StoreError):
     """Another process holds the DuckDB file read-write."""
+
+
+class LogOwnerUnreachableError(StoreLockedError):
+    """The process that owns the log (``<db>.owner``, or ``CATALYST_LOG_OWNER``) holds it but does not answer."""
 
 
 class ModelCallError(RuntimeFailure):
