@@ -61,7 +61,6 @@ action             approve / reject / correct
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import time
@@ -94,7 +93,7 @@ from catalyst.review._text import (
 )
 from catalyst.store import Store, open_db
 from catalyst.store._remote import OwnerGoneError, RemoteConnection
-from catalyst.store._server import procedure, run_procedure
+from catalyst.store._server import insert, local_server, procedure, run_procedure
 
 __all__ = [
     "AbandonedLeaseError", "Action", "AlreadyDecidedError", "Claim", "InvalidTextError", "ItemNotFoundError",
@@ -242,9 +241,8 @@ def _j(v: Any) -> str:
 
 def _audit(con: duckdb.DuckDBPyConnection, at: datetime, actor: str, action: str, item_id: str | None,
            before: Any, after: Any) -> None:
-    con.execute("INSERT INTO review_audit (ts, actor, action, item_id, before, after) VALUES (?, ?, ?, ?, ?, ?)",
-                [at, actor, action, item_id, None if before is None else _j(before),
-                 None if after is None else _j(after)])
+    insert(con, "review_audit", ("ts", "actor", "action", "item_id", "before", "after"),
+           [at, actor, action, item_id, None if before is None else _j(before), None if after is None else _j(after)])
 
 def _row(con: duckdb.DuckDBPyConnection, item_id: str) -> dict[str, Any]:
     cur = con.execute(f"SELECT {', '.join(_ITEM_COLS)} FROM review_items WHERE id = ?", [item_id])
@@ -258,8 +256,9 @@ def _state(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in keep}
 
 
-def _held(con: duckdb.DuckDBPyConnection, item_id: str, reviewer: str, now: datetime) -> dict[str, Any]:
-    row = _row(con, item_id)
+def _held(con: duckdb.DuckDBPyConnection, item_id: str, reviewer: str, now: datetime,
+          row: dict[str, Any] | None = None) -> dict[str, Any]:
+    row = _row(con, item_id) if row is None else row
     if row["status"] == "decided":
         raise AlreadyDecidedError(
             f"item `{item_id}` was already decided ({row['decision']}) by {row['decided_by']} at "
@@ -359,9 +358,10 @@ class ReviewQueue:
                 with self._connect() as con:
                     if isinstance(con, RemoteConnection):
                         return con.call(proc, **args)
-                    owner = self.store.owner
-                    with owner.proc_lock if owner is not None else contextlib.nullcontext():
-                        return run_procedure(con, proc, args)
+                    owner = self.store.owner or local_server(self.store.path)
+                    if owner is not None:  # this process serves the log: join the owner's queue of calls
+                        return owner.call(proc, args)
+                    return run_procedure(con, proc, args)
             except OwnerGoneError:
                 if attempt == 2:
                     raise
@@ -636,33 +636,37 @@ class ReviewQueue:
 def _claim(con: duckdb.DuckDBPyConnection, *, reviewer: str, item_id: str | None, now: datetime,
            lease_seconds: float) -> dict[str, Any] | None:
     """One claim, in the caller's transaction (here, or in the log's owner for its clients)."""
+    if item_id is None:  # one statement: the reviewer's live claim first, else the top claimable item
+        found = con.execute(f"""
+            SELECT {', '.join(_ITEM_COLS)} FROM review_items
+            WHERE status IN ('pending', 'escalated')
+              AND (claimed_by IS NULL OR lease_expires <= ? OR (claimed_by = ? AND lease_expires > ?))
+            ORDER BY coalesce(claimed_by = ? AND lease_expires > ?, false) DESC,
+                     CASE WHEN claimed_by = ? THEN claimed_at END, severity DESC, confidence ASC, created_at ASC, id
+            LIMIT 1""", [now, reviewer, now, reviewer, now, reviewer]).fetchone()
+        if found is None:
+            return None
+        return _take(con, dict(zip(_ITEM_COLS, found, strict=True)), reviewer, now, lease_seconds)
     mine = con.execute("SELECT id FROM review_items WHERE claimed_by = ? AND lease_expires > ? AND "
                        "status IN ('pending', 'escalated') ORDER BY claimed_at LIMIT 1",
                        [reviewer, now]).fetchone()
-    if item_id is not None:
-        row = _row(con, item_id)
-        if row["status"] == "decided":
-            raise AlreadyDecidedError(
-                f"item `{item_id}` was decided ({row['decision']}) by {row['decided_by']} at "
-                f"{row['decided_at']:%Y-%m-%d %H:%M UTC}; nothing to claim")
-        held = row["claimed_by"] and row["lease_expires"] and row["lease_expires"] > now
-        if held and row["claimed_by"] != reviewer:
-            raise NotHolderError(f"item `{item_id}` is held by {row['claimed_by']} until "
-                                 f"{row['lease_expires']:%H:%M:%S UTC}; pick another or ask an admin")
-        if mine and mine[0] != item_id:
-            raise ReviewError(f"{reviewer} already holds item `{mine[0]}`; decide or release it first")
-        target = item_id
-    elif mine:
-        target = mine[0]
-    else:
-        found = con.execute("""
-            SELECT id FROM review_items
-            WHERE status IN ('pending', 'escalated') AND (claimed_by IS NULL OR lease_expires <= ?)
-            ORDER BY severity DESC, confidence ASC, created_at ASC, id LIMIT 1""", [now]).fetchone()
-        if found is None:
-            return None
-        target = found[0]
-    row = _row(con, target)
+    row = _row(con, item_id)
+    if row["status"] == "decided":
+        raise AlreadyDecidedError(
+            f"item `{item_id}` was decided ({row['decision']}) by {row['decided_by']} at "
+            f"{row['decided_at']:%Y-%m-%d %H:%M UTC}; nothing to claim")
+    held = row["claimed_by"] and row["lease_expires"] and row["lease_expires"] > now
+    if held and row["claimed_by"] != reviewer:
+        raise NotHolderError(f"item `{item_id}` is held by {row['claimed_by']} until "
+                             f"{row['lease_expires']:%H:%M:%S UTC}; pick another or ask an admin")
+    if mine and mine[0] != item_id:
+        raise ReviewError(f"{reviewer} already holds item `{mine[0]}`; decide or release it first")
+    return _take(con, row, reviewer, now, lease_seconds)
+
+
+def _take(con: duckdb.DuckDBPyConnection, row: dict[str, Any], reviewer: str, now: datetime,
+          lease_seconds: float) -> dict[str, Any]:
+    target = row["id"]
     claim = Claim(item_id=target, reviewer=reviewer, claim_id=uuid.uuid4().hex, claimed_at=now,
                   lease_expires=now + timedelta(seconds=lease_seconds))
     con.execute("UPDATE review_items SET claimed_by = ?, claim_id = ?, claimed_at = ?, lease_expires = ? "
@@ -678,14 +682,17 @@ def _decide(con: duckdb.DuckDBPyConnection, *, item_id: str, reviewer: str, acti
             reason: str | None, tags: list[str], now: datetime, decision_id: str) -> dict[str, Any]:
     """One decision, in the caller's transaction. ``decision_id`` comes from the caller, so a call repeated
     after a lost answer (the owner went away after committing) returns the saved decision, not an error."""
-    done = con.execute("SELECT decision_id, item_id, verdict_id, reviewer, action, corrected_output, reason, tags, "
-                       "decided_at, thread_id FROM review_decisions WHERE decision_id = ?", [decision_id]).fetchone()
-    if done is not None:
+    found = con.execute(f"SELECT {', '.join(_ITEM_COLS)}, EXISTS (SELECT 1 FROM review_decisions WHERE "
+                        "decision_id = ?) FROM review_items WHERE id = ?", [decision_id, item_id]).fetchone()
+    done = found is not None and found[-1] and con.execute(
+        "SELECT decision_id, item_id, verdict_id, reviewer, action, corrected_output, reason, tags, decided_at, "
+        "thread_id FROM review_decisions WHERE decision_id = ?", [decision_id]).fetchone()
+    if done:
         act0 = Action(done[4])
         return _decision_dict(ReviewDecision(done[0], done[1], done[2], done[3], act0, done[5], done[6],
                                              orjson.loads(done[7] or "[]"), done[8], done[9], act0.label))
     act = Action(action)
-    row = _held(con, item_id, reviewer, now)
+    row = _held(con, item_id, reviewer, now, None if found is None else dict(zip(_ITEM_COLS, found[:-1], strict=True)))
     d = ReviewDecision(decision_id=decision_id, item_id=item_id, verdict_id=row["verdict_id"],
                        reviewer=reviewer, action=act, corrected_output=output, reason=reason,
                        tags=tags, decided_at=now, thread_id=row["thread_id"], label=act.label)
@@ -701,15 +708,14 @@ def _decide(con: duckdb.DuckDBPyConnection, *, item_id: str, reviewer: str, acti
                     "claimed_at = NULL, lease_expires = NULL WHERE id = ?", [item_id])
         after = {**_state(row), "status": "escalated", "severity": row["severity"] + 1,
                  "claimed_by": None, "lease_expires": None}
-    con.execute("INSERT INTO review_decisions (decision_id, item_id, verdict_id, reviewer, action, "
-                "corrected_output, reason, tags, decided_at, thread_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [d.decision_id, item_id, d.verdict_id, reviewer, act.value, output, reason, _j(tags),
-                 now, d.thread_id])
+    insert(con, "review_decisions", ("decision_id", "item_id", "verdict_id", "reviewer", "action", "corrected_output",
+                                     "reason", "tags", "decided_at", "thread_id"),
+           [d.decision_id, item_id, d.verdict_id, reviewer, act.value, output, reason, _j(tags), now, d.thread_id])
     if act.label is not None:
-        con.execute("INSERT INTO labels SELECT ?, ?, ?, ?, ?, 'review', ?, ?, policy, confidence, ? "
-                    "FROM review_items WHERE id = ?",
-                    [item_id, act.label, output, reviewer, now, d.decision_id, d.verdict_id, act.value,
-                     item_id])
+        insert(con, "labels", ("id", "label", "corrected_output", "reviewer", "decided_at", "source", "decision_id",
+                               "verdict_id", "policy", "confidence", "action"),
+               [item_id, act.label, output, reviewer, now, "review", d.decision_id, d.verdict_id, row["policy"],
+                row["confidence"], act.value])
     _audit(con, now, reviewer, f"decide:{act.value}", item_id, _state(row),
                 {**after, "decision_id": d.decision_id, "reason": reason, "tags": tags,
                  "corrected_output": output})

@@ -19,10 +19,12 @@ from __future__ import annotations
 import contextlib
 import hmac
 import os
+import queue
 import secrets
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from importlib import import_module
 from pathlib import Path
@@ -38,22 +40,53 @@ from catalyst.store import _wire
 PREFETCH = 2048
 #: conflicting procedure transactions are retried this many times
 RETRIES = 20
+#: procedure calls committed together at most
+GROUP = 64
+_STOP: Future[Any] = Future()
 
 _PROCEDURES: dict[str, Callable[..., Any]] = {}
 _LOCAL: dict[str, OwnerServer] = {}  # realpath of the db → the server this process runs for it
 _LOCAL_LOCK = threading.Lock()
+_DEFER = threading.local()  # rows that ``insert`` holds back until the procedure (or group) commits
 
 
 def procedure(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``fn(con, **args) -> JSON-able`` as a procedure the owner runs in one transaction.
 
     ``name`` is ``"<module>:<fn>"``; a client calls it by that name, and the owner imports the module
-    (only ``catalyst.*``) to find it, so both sides run the same code.
+    (only ``catalyst.*``) to find it, so both sides run the same code. The owner commits several queued
+    calls together (group commit), so a procedure may raise a ``CatalystError`` only *before* it writes
+    (checks first, then writes); any other exception makes the owner redo the group one call at a time.
     """
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         _PROCEDURES[name] = fn
         return fn
     return deco
+
+
+def insert(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], values: list[Any]) -> None:
+    """INSERT one row; inside a procedure, the row waits and all such rows of the call (or of the owner's
+    group of calls) go in with one statement per table just before the commit — same transaction, same order.
+    Use it for append-only rows nothing reads back in the same transaction (audit, decisions, labels)."""
+    pending = getattr(_DEFER, "rows", None)
+    if pending is None:
+        con.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", values)
+    else:
+        pending.setdefault((table, columns), []).append(values)
+
+
+@contextlib.contextmanager
+def _deferring(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    _DEFER.rows = {}
+    try:
+        yield
+        rows: dict[tuple[str, tuple[str, ...]], list[list[Any]]] = _DEFER.rows
+        for (table, columns), values in rows.items():  # one multi-row INSERT per table
+            one = f"({', '.join('?' * len(columns))})"
+            con.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(values))}",
+                        [v for row in values for v in row])
+    finally:
+        _DEFER.rows = None
 
 
 def run_procedure(con: duckdb.DuckDBPyConnection, name: str, args: dict[str, Any]) -> Any:
@@ -62,7 +95,8 @@ def run_procedure(con: duckdb.DuckDBPyConnection, name: str, args: dict[str, Any
     for attempt in range(RETRIES):
         con.execute("BEGIN TRANSACTION")
         try:
-            out = fn(con, **args)
+            with _deferring(con):
+                out = fn(con, **args)
         except duckdb.TransactionException as e:
             con.execute("ROLLBACK")
             if "conflict" not in str(e).lower() or attempt == RETRIES - 1:
@@ -201,8 +235,7 @@ class _Session:
         if op == "call":
             if self.read_only:
                 raise PermissionError("this connection to the log owner is read-only")
-            with self.server.proc_lock:
-                result = run_procedure(cur, h["proc"], _wire.revive(h.get("args") or {}))
+            result = self.server.call(h["proc"], _wire.revive(h.get("args") or {}))
             return {"ok": True, "result": result}, b""
         if op == "ping":
             return {"ok": True, "pid": os.getpid()}, b""
@@ -222,7 +255,8 @@ class OwnerServer:
         self.port = port
         self.token = token or secrets.token_urlsafe(32)
         self.stopping = threading.Event()
-        self.proc_lock = threading.Lock()
+        self._calls: queue.SimpleQueue[tuple[str, dict[str, Any], Future[Any]]] = queue.SimpleQueue()
+        self._runner: threading.Thread | None = None
         self._sessions: set[_Session] = set()
         self._lock = threading.Condition()
         self._listener: socket.socket | None = None
@@ -233,7 +267,63 @@ class OwnerServer:
         assert self._listener is not None
         return self._listener.getsockname()[:2]  # type: ignore[no-any-return]
 
+    def call(self, name: str, args: dict[str, Any]) -> Any:
+        """Run procedure ``name`` on the owner's runner thread (from a session, or from this process)."""
+        fut: Future[Any] = Future()
+        self._calls.put((name, args, fut))
+        return fut.result()
+
+    def _run_calls(self) -> None:
+        """Run queued procedure calls in groups: one transaction and one commit for every call waiting."""
+        cur = self.con.cursor()
+        try:
+            while True:
+                first = self._calls.get()
+                if first[2] is _STOP:
+                    return
+                group = [first]
+                while len(group) < GROUP and not self._calls.empty():
+                    nxt = self._calls.get()
+                    if nxt[2] is _STOP:
+                        self._calls.put(nxt)
+                        break
+                    group.append(nxt)
+                self._run_group(cur, group)
+        finally:
+            cur.close()
+
+    def _run_group(self, cur: duckdb.DuckDBPyConnection,
+                   group: list[tuple[str, dict[str, Any], Future[Any]]]) -> None:
+        results: list[tuple[bool, Any]] = []
+        if len(group) > 1:
+            try:
+                cur.execute("BEGIN TRANSACTION")
+                with _deferring(cur):
+                    for name, args, _f in group:
+                        try:
+                            results.append((True, _find(name)(cur, **args)))
+                        except CatalystError as e:  # raised before the procedure wrote anything
+                            results.append((False, e))
+                cur.execute("COMMIT")
+            except Exception:
+                with contextlib.suppress(duckdb.Error):
+                    cur.execute("ROLLBACK")
+                results = []  # redo one by one below: the group's writes are gone with the rollback
+        if not results:
+            for name, args, _f in group:
+                try:
+                    results.append((True, run_procedure(cur, name, args)))
+                except Exception as e:
+                    results.append((False, e))
+        for (ok, value), (_n, _a, fut) in zip(results, group, strict=True):
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+
     def start(self) -> OwnerServer:
+        self._runner = threading.Thread(target=self._run_calls, name="catalyst-log-procedures", daemon=True)
+        self._runner.start()
         s = socket.create_server((self.host, self.port), backlog=64)
         self._listener = s
         self._thread = threading.Thread(target=self._accept, name="catalyst-log-owner", daemon=True)
@@ -305,3 +395,6 @@ class OwnerServer:
             self._thread.join(timeout=5)
         with self._lock:  # sessions end their statement, roll back and close their cursor
             self._lock.wait_for(lambda: not self._sessions, timeout=10)
+        if self._runner is not None:
+            self._calls.put(("", {}, _STOP))
+            self._runner.join(timeout=10)
