@@ -226,8 +226,16 @@ def register(app: typer.Typer) -> None:
         batch_size: int = typer.Option(2000, "--batch-size", min=1, help="records per flow invocation"),
         workers: int = typer.Option(0, "--workers", min=0,
                                     help="worker processes; 0 = one per core for files over 20,000 lines, else 1"),
+        engine: str = typer.Option("local", "--engine", help="local, or ray: a Ray cluster (RAY_ADDRESS, else a "
+                                                             "local one) with --workers actors; JSONL or Parquet"),
     ) -> None:
         """Validate answers from a JSONL file; log every verdict to DuckDB."""
+        if engine != "local":
+            from catalyst.ray import run_cli
+
+            run_cli(input, policy, db, engine=engine, workers=workers, batch_size=batch_size, out=out,
+                    skip_bad=skip_bad)
+            return
         if workers == 0:
             workers = min(os.cpu_count() or 1, 4) if input.exists() and _count_lines(input) > 20_000 else 1
         try:

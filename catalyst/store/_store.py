@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import deque
@@ -236,22 +237,30 @@ class Store:
             self.written += n
             job[2].set_result(n)
 
-    def _write_tables(self, tables: dict[str, pa.Table]) -> None:
+    def write_once(self, tables: dict[str, pa.Table], key: str, *, source: str | None = None) -> bool:
+        """Write one batch's tables (from ``to_arrow``) now, unless a batch with ``key`` is already in the log.
+
+        For work that may run twice — a task retried after its worker died, two runs over one input: the key
+        goes into ``log_batches`` in the same transaction. True when written now, False when it was there.
+        """
+        return self._write_tables(tables, (key, source))
+
+    def _write_tables(self, tables: dict[str, pa.Table], once: tuple[str, str | None] | None = None) -> bool:
         """One transaction; retried when it conflicts with another writer, and when the owner it went through
         left mid-write (then a new owner is found, and the batch is written only if it did not commit)."""
         for attempt in range(WRITE_RETRIES):
             try:
                 with self.connect() as con:
-                    if attempt and _committed(con, tables):
-                        return
-                    _write(con, tables)
-                return
+                    if attempt and once is None and _committed(con, tables):
+                        return False
+                    return _write(con, tables, once)
             except OwnerGoneError:
                 if attempt == WRITE_RETRIES - 1:
                     raise
             except duckdb.TransactionException as e:
                 if "conflict" not in str(e).lower() or attempt == WRITE_RETRIES - 1:
                     raise
+        raise AssertionError("unreachable")
 
     # -- reading -------------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
@@ -417,9 +426,16 @@ def _committed(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> b
     return bool(found and found[0])
 
 
-def _write(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
+def _write(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table],
+           once: tuple[str, str | None] | None = None) -> bool:
     con.execute("BEGIN")
     try:
+        if once is not None:
+            fresh = con.execute("INSERT INTO log_batches VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING key",
+                                [once[0], datetime.now(UTC), tables["verdicts"].num_rows, once[1]]).fetchall()
+            if not fresh:
+                con.execute("ROLLBACK")
+                return False
         for name in ("verdicts", "interactions", "check_results"):
             con.register("_catalyst_buf", tables[name])
             con.execute(f"INSERT INTO {name} SELECT * FROM _catalyst_buf")
@@ -443,5 +459,7 @@ def _write(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
             con.unregister("_catalyst_buf")
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error, OwnerGoneError):
+            con.execute("ROLLBACK")
         raise
+    return True
