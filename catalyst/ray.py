@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,7 @@ def validate_path(path: str | Path, policy: Any = "default", db: str | None = No
             started = True
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
+        t0 = time.perf_counter()
         counts: dict[str, int] = {}
         # the actors leave one CPU free, or reading the input (a 1-CPU task) would wait for them forever
         per_actor = min(1.0, max(0.1, (float(ray.cluster_resources().get("CPU", 2)) - 1) / concurrency))
@@ -181,7 +183,8 @@ def validate_path(path: str | Path, policy: Any = "default", db: str | None = No
         for b in out.iter_batches(batch_format="pyarrow", batch_size=None):
             for d in b.column("decision").to_pylist():
                 counts[d] = counts.get(d, 0) + 1
-        return {"verdicts": sum(counts.values()), "decisions": counts, "policy": compiled.version}
+        return {"verdicts": sum(counts.values()), "decisions": counts, "policy": compiled.version,
+                "seconds": time.perf_counter() - t0}
     finally:
         if started:
             ray.shutdown()
@@ -192,8 +195,6 @@ def validate_path(path: str | Path, policy: Any = "default", db: str | None = No
 def run_cli(input: Path, policy: str, db: str | None, *, engine: str, workers: int, batch_size: int,
             out: Path | None, skip_bad: bool) -> None:
     """``catalyst validate --engine ray``: the summary line, like the local engine's."""
-    import time
-
     from catalyst.cli._ui import console
 
     if engine != "ray":
@@ -207,4 +208,4 @@ def run_cli(input: Path, policy: str, db: str | None, *, engine: str, workers: i
     el = time.perf_counter() - t0
     shown = ", ".join(f"{k} {v:,}" for k, v in sorted(res["decisions"].items()))
     console.print(f"[bold]{res['verdicts']:,} verdicts[/] in {el:.2f}s ({res['verdicts'] / max(el, 1e-9):,.0f}/s) "
-                  f"on ray · policy {res['policy']} · {shown}")
+                  f"on ray (pipeline {res['seconds']:.2f}s after start-up) · policy {res['policy']} · {shown}")

@@ -101,3 +101,16 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_writes_nothing_twice(local_
     assert _logged(db) == (240, 240)  # and the retried batch was not logged twice
     assert owner.query("SELECT count(*) AS n, sum(verdicts) AS v FROM log_batches") == [{"n": 4, "v": 240}]
     owner.close()
+
+
+def test_dask_map_partitions_over_validate_batch():
+    dd = pytest.importorskip("dask.dataframe")
+    import pandas as pd
+
+    def validate_partition(df: pd.DataFrame) -> pd.DataFrame:
+        return validate_batch(pa.Table.from_pandas(df, preserve_index=False), "default").to_pandas()
+
+    records = dd.from_pandas(pd.DataFrame({"id": ["a", "b", "c"], "output": ["Paris.", "  ", "Rome."]}), npartitions=2)
+    verdicts = records.map_partitions(validate_partition, meta=VERDICT_SCHEMA.empty_table().to_pandas()).compute()
+    assert sorted(zip(verdicts["id"], verdicts["decision"], strict=True)) == [
+        ("a", "accept"), ("b", "block"), ("c", "accept")]
