@@ -116,6 +116,7 @@ def main() -> None:
     print(f"engine alone: ray.init {init_s:.1f} s; identity pipeline {pipe_s:.2f} s for {n:,} rows = "
           f"{per_rec_us:.0f} µs/record; owner writes {write_rate:,.0f} verdicts/s")
     local_rate = a.records / local_s
+    per_node = 16 * 1e6 / (2e6 / local_rate + per_rec_us)  # a 16-core node: per-core validation + engine cost
     body = (f"## Batch validation on Ray (`benchmarks/ray_batch.py`)\n\n"
             f"{a.records:,} records (bundled HaluEval sample, passages cut to 500 characters), policy `cheap3` "
             "(non_empty, length, denylist — as in batch throughput), one fresh `catalyst validate` process per "
@@ -135,8 +136,8 @@ def main() -> None:
             "Projection (arithmetic from the numbers above, not measured): a node validates at about its "
             "cores × the per-core rate of the local engine "
             f"({local_rate / 2:,.0f} records/s per core here with the cheap policy) minus the engine's "
-            f"{per_rec_us:.0f} µs per record; 10 nodes of 16 cores would validate ~{10 * 16 * 1e6 / (2e6 / local_rate + per_rec_us):,.0f} "
-            f"records/s, 100 nodes ~{100 * 16 * 1e6 / (2e6 / local_rate + per_rec_us):,.0f}. "
+            f"{per_rec_us:.0f} µs per record; 10 nodes of 16 cores would validate ~{10 * per_node:,.0f} "
+            f"records/s, 100 nodes ~{100 * per_node:,.0f}. "
             f"One log owner takes ~{write_rate:,.0f} verdicts/s, so beyond a few nodes the log, not the "
             "validation, is the limit: at that scale each node writes to its own log (or to Parquet segments) "
             "and the owner ingests them — see the README, \"Many processes, many machines\".\n\n"

@@ -202,3 +202,40 @@ def test_remote_results_keep_their_types_and_errors_their_class(tmp_path):
         con.close()
         ro.close()
         assert s.query("SELECT count(*) AS n FROM review_items") == [{"n": 3}]
+
+
+def test_two_runs_over_the_same_input_do_not_both_log_it(tmp_path):
+    from catalyst.cli.validate import run_validate
+    from catalyst.store.runs import InputBusyError, claim_input
+
+    db = tmp_path / "log.duckdb"
+    inp = _records(tmp_path / "a.jsonl", "a", 50)
+    with Store(db) as owner:
+        finish = claim_input(owner, inp)  # a run in progress (this process: alive)
+        second = _run("validate", str(inp), "--db", str(db), "--resume")
+        _out, err = second.communicate(timeout=240)
+        assert second.returncode == 2 and b"is being validated into this log by another run" in err
+        assert owner.query("SELECT count(*) AS n FROM verdicts") == [{"n": 0}]  # nothing written twice
+        with pytest.raises(InputBusyError, match="wait for it, or stop it"):
+            claim_input(owner, inp)  # this process's run is alive
+        finish()
+    res = run_validate(inp, "default", str(db), None, skip_bad=False, resume=True, batch_size=20, quiet=True)
+    assert res["verdicts"] == 50
+    again = run_validate(inp, "default", str(db), None, skip_bad=False, resume=True, batch_size=20, quiet=True)
+    assert again["verdicts"] == 0 and again["skipped"] == 50
+    assert _count(db) == (50, 50)
+
+
+def test_a_run_whose_process_died_gives_its_input_up(tmp_path):
+    from catalyst.store.runs import claim_input
+
+    db = tmp_path / "log.duckdb"
+    inp = _records(tmp_path / "a.jsonl", "a", 10)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with Store(db) as s:
+        claim_input(s, inp)
+        s.query("SELECT 1")
+        with s.connect() as con:
+            con.execute("UPDATE log_runs SET pid = ?", [int(dead.stdout)])  # that run was killed
+        claim_input(s, inp)()  # taken over, then finished
+        assert s.query("SELECT finished_at IS NOT NULL AS done FROM log_runs") == [{"done": True}]

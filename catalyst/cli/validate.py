@@ -58,6 +58,14 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
         raise UserError("--resume needs --db (the log is where finished ids are looked up)")
     compiled = as_policy(policy)
     store = Store(db, buffer_rows=2 * WRITE_ROWS + batch_size) if db else None
+    if store is not None:
+        from catalyst.store.runs import claim_input
+
+        try:
+            finish_run = claim_input(store, input)  # a second run over this file would log its verdicts twice
+        except BaseException:
+            store.close()
+            raise
     skip: set[str] = store.seen_ids() if (resume and store is not None) else set()
     summary = Summary()
     counts = {"skipped": 0, "records": 0}
@@ -96,7 +104,11 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
         if out_fh is not None:
             out_fh.close()
         if store is not None:
-            store.close()
+            try:
+                store.flush()
+                finish_run()  # the input is free for the next run once everything is logged
+            finally:
+                store.close()
     elapsed = time.perf_counter() - t0
     if summary.n == 0 and not rejected and not counts["skipped"]:
         raise RecordError(f"input file `{input}` has no records (only blank lines)")
