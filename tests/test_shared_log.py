@@ -49,15 +49,20 @@ def _count(db: Path, where: str = "true") -> tuple[int, int]:
     return r[0]["n"], r[0]["ids"]
 
 
+def _spawn(target, db):
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=target, args=(str(db), child), daemon=True)
+    proc.start()
+    assert parent.poll(60), f"{target.__name__} did not start"
+    return parent, proc
+
+
 @pytest.fixture
 def owner(tmp_path):
     """`catalyst log serve`'s loop in a spawned process; yields (db, conn, process)."""
     db = tmp_path / "log.duckdb"
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=serve_and_report, args=(str(db), child), daemon=True)
-    proc.start()
-    assert parent.poll(60), "the owner did not start"
+    parent, proc = _spawn(serve_and_report, db)
     msg = parent.recv()
     assert msg[0] == "ready"
     yield db, parent, proc
@@ -149,12 +154,9 @@ def test_a_stale_owner_file_is_removed(tmp_path):
 
 def test_an_owner_that_holds_the_file_but_does_not_answer_is_named(tmp_path):
     db = tmp_path / "log.duckdb"
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=hold_without_serving, args=(str(db), child), daemon=True)
-    proc.start()
+    parent, proc = _spawn(hold_without_serving, db)
     try:
-        assert parent.poll(60) and parent.recv() == "holding"
+        assert parent.recv() == "holding"
         (tmp_path / "log.duckdb.owner").write_bytes(orjson.dumps(
             {"pid": proc.pid, "host": "127.0.0.1", "port": 9, "token": "x"}))
         with pytest.raises(LogOwnerUnreachableError, match=rf"process {proc.pid} .*does not answer"):
