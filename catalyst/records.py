@@ -7,12 +7,34 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict
 
 Message = dict[str, Any]
+
+
+def _segment_is_an_object(v: Any) -> Any:
+    if not isinstance(v, dict):
+        raise PydanticCustomError("segment_type", "must be an object like {\"region\": \"EU\"}, got {kind} {value}",
+                                  {"kind": type(v).__name__, "value": orjson.dumps(v, default=str).decode()[:40]})
+    return v
+
+
+class Metadata(TypedDict, total=False):
+    """Free-form keys, except ``segment``: an object (segment overrides and reports match on its keys)."""
+
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+    segment: Annotated[dict[str, Any], BeforeValidator(_segment_is_an_object)]
+
+
+if TYPE_CHECKING:  # to code it is a plain dict; pydantic validates it as Metadata
+    MetadataField = dict[str, Any]
+else:
+    MetadataField = Metadata
 
 
 class Decision(StrEnum):
@@ -44,7 +66,7 @@ class Interaction(BaseModel):
     context: list[str] = Field(default_factory=list)
     samples: list[str] = Field(default_factory=list)
     logprobs: list[float] | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: MetadataField = Field(default_factory=dict)
     label: Literal[0, 1] | None = None
 
     @field_validator("context", "samples", mode="before")
@@ -108,8 +130,23 @@ class Evidence(BaseModel):
         return self
 
 
+class Replacement(BaseModel):
+    """Text a check wants used instead of a field: the ``output`` delivered to the caller (e.g. with personal
+    data redacted), or the ``input`` that is logged and sent on (a redacted question)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: Literal["output", "input"]
+    text: str
+
+
 class CheckResult(BaseModel):
-    """One check's result. ``score`` is a confidence in [0, 1]: higher means more trustworthy."""
+    """One check's result. ``score`` is a confidence in [0, 1]: higher means more trustworthy.
+
+    What a check asks the framework to *do* is typed, never a ``details`` key: ``replacement`` (deliver or log
+    other text) and ``retry_hint`` (what to tell the model when the answer is sent back). ``details`` is
+    for people and reports only.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -120,12 +157,14 @@ class CheckResult(BaseModel):
     ms: float = 0.0
     error: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    replacement: Replacement | None = None
+    retry_hint: str | None = Field(default=None, min_length=1, max_length=4000)
 
     @classmethod
     def fast(cls, name: str, score: float, passed: bool, evidence: list[Evidence] | None = None) -> CheckResult:
         """Build without validation, for checks on the hot path that know their values are in range."""
         return _construct(cls, {"name": name, "score": score, "passed": passed, "evidence": evidence or [],
-                                "ms": 0.0, "error": None, "details": {}})
+                                "ms": 0.0, "error": None, "details": {}, "replacement": None, "retry_hint": None})
 
 
 class Verdict(BaseModel):

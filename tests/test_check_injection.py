@@ -60,7 +60,7 @@ def test_indirect_injection_in_retrieved_passage() -> None:
 
 
 def test_patterns_only_custom_and_bad_regex() -> None:
-    r = Injection(use_embeddings=False, extra_patterns=[r"sudo\s+mode"]).run(chat("enter sudo mode please"))
+    r = Injection(use_embeddings=False, extra_patterns=[r"banana\s+protocol"]).run(chat("start the banana protocol"))
     assert not r.passed and "custom pattern" in r.evidence[0].reason
     with pytest.raises(ValidationError, match="not a valid regular expression"):
         Injection(extra_patterns=["(unclosed"])

@@ -28,11 +28,13 @@ SUPPORT_REPLY = (
 def test_medical_note_is_blocked_with_spans(mode: str) -> None:
     r = Pii(mode=mode).run(ctx(MEDICAL_NOTE))
     assert not r.passed and r.score < 0.5
-    found = {e.text for e in r.evidence}
+    found = {MEDICAL_NOTE[e.start:e.end] for e in r.evidence}
     assert "m.okafor.family@gmail.com" in found
     assert "415-555-0173" in found
-    for e in r.evidence:
-        assert MEDICAL_NOTE[e.start:e.end] == e.text
+    for e in r.evidence:  # evidence keeps the span and a masked form, never the value
+        value = MEDICAL_NOTE[e.start:e.end]
+        assert e.text is not None and len(e.text) == len(value) and e.text != value
+        assert value not in e.reason and value not in e.text
     if mode == "full":
         assert "Margaret Okafor" in found
         assert "PERSON" in r.details["found"]
@@ -63,24 +65,27 @@ def test_checksums_cut_false_positives() -> None:
     assert iban_ok("GB82 WEST 1234 5698 7654 32") and not iban_ok("GB82 WEST 1234 5698 7654 33")
     text = "Card on file: 4539 1488 0343 6467. The test number 4539 1488 0343 6468 was rejected."
     r = Pii(mode="patterns").run(ctx(text))
-    cards = [e.text for e in r.evidence if "CREDIT_CARD" in e.reason]
+    cards = [text[e.start:e.end] for e in r.evidence if "CREDIT_CARD" in e.reason]
     assert cards == ["4539 1488 0343 6467"]
+    assert [e.text for e in r.evidence if "CREDIT_CARD" in e.reason] == ["**** **** **** 6467"]
 
 
 def test_iban_in_payment_instructions() -> None:
     text = "Please wire the deposit to IBAN DE89 3704 0044 0532 0130 00 (Commerzbank) by Friday."
     r = Pii(mode="patterns", entities=["IBAN_CODE"]).run(ctx(text))
-    assert not r.passed and r.evidence[0].text == "DE89 3704 0044 0532 0130 00"
+    assert not r.passed and text[r.evidence[0].start:r.evidence[0].end] == "DE89 3704 0044 0532 0130 00"
+    assert r.evidence[0].text == "**** **** **** **** **30 00"
 
 
 def test_redact_passes_and_carries_redacted_text() -> None:
     text = "Hi, I'm Daniel Whitaker, my SSN is 536-22-8147 and my email is dan.whitaker@outlook.com."
     r = Pii(action="redact").run(ctx(text))
     assert r.passed
-    red = r.details["redacted"]
+    assert r.replacement is not None and r.replacement.field == "output"
+    red = r.replacement.text
     assert "536-22-8147" not in red and "dan.whitaker@outlook.com" not in red and "Whitaker" not in red
     assert "<EMAIL_ADDRESS>" in red and "<US_SSN>" in red
-    masked = Pii(action="redact", operator="mask", mode="patterns").run(ctx(text)).details["redacted"]
+    masked = Pii(action="redact", operator="mask", mode="patterns").run(ctx(text)).replacement.text
     assert "536-22-8147" not in masked and "*" in masked
 
 
@@ -141,6 +146,6 @@ def test_full_mode_reads_names_in_the_head_and_patterns_past_it() -> None:
     filler = "The quarterly numbers are in the shared folder. " * 60
     text = "Escalated by Margaret Okafor. " + filler + "Reply to m.okafor.family@gmail.com. Thanks, Daniel Whitaker."
     r = Pii(ner_max_chars=500).run(ctx(text))
-    found = {e.text for e in r.evidence}
+    found = {text[e.start:e.end] for e in r.evidence}
     assert "Margaret Okafor" in found and "m.okafor.family@gmail.com" in found
     assert "Daniel Whitaker" not in found  # past ner_max_chars: patterns only, by design

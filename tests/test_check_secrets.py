@@ -79,7 +79,7 @@ def test_password_assignment_is_generic() -> None:
     PROSE,
     'Set api_key="<your-api-key>" and password: ${DB_PASSWORD} in config.yaml, then restart.',
     "For local development use postgres://localhost:5432/app, no password needed.",
-    "aws_access_key_id = AKIAIOSFODNN7EXAMPLE  # the documented example key",
+    'api_key = "example-key-here" and token: my_example',
     "Überweisungen dauern 1–2 Werktage 😀. パスワードを忘れた場合はリセットしてください。",
     "password: reset it from the login page",
 ])
@@ -113,3 +113,20 @@ def test_one_megabyte_answer_is_bounded() -> None:
     assert r.score == pytest.approx(100_000 / len(text))
     batch = Secrets().run_batch([ctx(CODE_ANSWER), ctx(PROSE)])
     assert [b.passed for b in batch] == [False, True]  # type: ignore[union-attr]
+
+
+def test_a_key_in_a_real_format_is_reported_even_when_it_ends_in_example() -> None:
+    """AWS's documented key has the format of a real one: report it; `ignore` is the way to allow it."""
+    text = "aws_access_key_id = AKIAIOSFODNN7EXAMPLE"
+    r = Secrets().run(ctx(text))
+    assert not r.passed and r.score == 0.0 and "AWS Access Key" in r.details["found"]
+    assert all("AKIAIOSFODNN7EXAMPLE" not in (e.text or "") + e.reason for e in r.evidence)
+    assert Secrets(ignore=["AKIAIOSFODNN7EXAMPLE"]).run(ctx(text)).passed
+
+
+def test_evidence_keeps_kind_span_and_a_masked_form_only() -> None:
+    r = Secrets().run(ctx(CODE_ANSWER))
+    for e in r.evidence:
+        value = CODE_ANSWER[e.start:e.end]
+        assert e.text is not None and value not in e.text and value not in e.reason
+    assert any(e.text == "AKIA**** (20 chars)" for e in r.evidence)  # the public format prefix and the length

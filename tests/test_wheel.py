@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import site
 import subprocess
 import sys
 import venv
@@ -38,11 +39,15 @@ def test_wheel_holds_the_three_packages_policies_and_data(wheel):
 
 def test_wheel_installs_and_validates_in_a_fresh_venv(wheel, tmp_path):
     env_dir = tmp_path / "venv"
-    # system site-packages provide the heavy dependencies (torch...); the wheel itself is installed fresh
-    venv.EnvBuilder(with_pip=True, system_site_packages=True).create(env_dir)
+    venv.EnvBuilder(with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
     subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True,
                    timeout=300)
+    # The heavy dependencies (torch...) come from the environment running the tests, appended after the fresh
+    # venv's own site-packages (so the wheel wins). Not the base interpreter's site-packages: in a brand-new
+    # virtualenv on a fresh machine that one is empty.
+    (inner_site,) = (env_dir / "lib").glob("python3*/site-packages")
+    (inner_site / "_outer_env.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     where = subprocess.run([str(py), "-c", "import catalyst, catalyst_checks; print(catalyst.__file__);"
                             "print(catalyst_checks.__file__)"],
                            capture_output=True, text=True, check=True, cwd=tmp_path)

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+from catalyst.monitor.rules import AlertRule
 
 #: Keys of a check entry that configure the policy's use of the check, not the check itself.
 RESERVED_KEYS = ("weight", "on_fail", "costly", "as")
+
+
+def _import_plugin(spec: str, info: ValidationInfo) -> str:
+    """A ``plugins:`` entry is imported while the policy validates, so its checks exist when compiled."""
+    from catalyst import registry
+    from catalyst.errors import PluginError
+
+    try:  # relative paths start at the policy's folder (the loader passes it as validation context)
+        return registry.import_plugin(spec, base=(info.context or {}).get("policy_dir"))
+    except PluginError as e:  # a ValueError lets pydantic name the entry, and the loader its line
+        raise ValueError(str(e)) from None
 
 
 class CheckSpec(BaseModel):
@@ -79,6 +92,24 @@ class ReviewSpec(BaseModel):
     sla_hours: float = Field(default=24.0, gt=0, description="items older than this are flagged")
     # routing of notifications does not change verdicts: excluded from dumps, so from the policy version hash
     notify: NotifySpec | None = Field(default=None, exclude=True, description="review notifications")
+    # monitoring (catalyst.monitor): a random share of auto-accepted answers also goes to review, marked as audit,
+    # for unbiased accepted-error estimates; routing only, the decision is unchanged, so excluded from the hash
+    audit_sample: float = Field(default=0.0, ge=0.0, le=1.0, exclude=True,
+                                description="share of accepted answers also sent to review as an audit sample")
+
+
+class LogSpec(BaseModel):
+    """What may be kept: applied to every record and verdict before it is written anywhere (see catalyst.redaction)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    redact: bool = Field(default=True, description=(
+        "before anything is stored or sent (DuckDB, --out, webhooks, review storage), mask what the policy's "
+        "`pii`/`secrets` checks look for, in every text: input, output, context, samples, metadata, the delivered "
+        "output, evidence, reasons"))
+    detectors: list[str] = Field(default_factory=list, description=(
+        "more checks (registered names, default settings) whose findings are masked although the policy does not "
+        "run them, e.g. [secrets, pii]"))
 
 
 class SegmentOverride(BaseModel):
@@ -100,6 +131,9 @@ class Policy(BaseModel):
 
     name: str = Field(default="policy", pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = ""
+    plugins: list[Annotated[str, AfterValidator(_import_plugin)]] = Field(
+        default_factory=list, description="modules (names, or .py paths relative to the policy) imported before "
+        "the checks are looked up: where your own `@catalyst.check` functions live")
     checks: list[CheckSpec] = Field(min_length=1)
     aggregate: Literal["weighted_mean", "min", "geometric_mean"] = "weighted_mean"
     thresholds: Thresholds = Field(default_factory=Thresholds)
@@ -108,6 +142,10 @@ class Policy(BaseModel):
     segments: list[SegmentOverride] = Field(default_factory=list)
     calibration: dict[str, Any] | None = Field(
         default=None, description="a fitted calibrator (see `catalyst calibrate`), applied to the aggregate")
+    # what is written changes, not verdicts: excluded from dumps, so from the policy version hash
+    log: LogSpec = Field(default_factory=LogSpec, exclude=True, description="what the log may keep (redaction)")
+    # monitoring rules for `catalyst watch` (catalyst.monitor.rules); they never change a verdict: not hashed
+    alerts: list[AlertRule] = Field(default_factory=list, exclude=True, description="alert rules (catalyst watch)")
 
     @model_validator(mode="after")
     def _unique_labels(self) -> Policy:
@@ -140,7 +178,7 @@ class Policy(BaseModel):
         """Content that defines behaviour (description excluded), with check defaults resolved."""
         from catalyst import registry
 
-        data = self.model_dump(mode="json", exclude={"description"}, by_alias=True)
+        data = self.model_dump(mode="json", exclude={"description", "plugins"}, by_alias=True)  # where code lives
         for spec, out in zip(self.checks, data["checks"], strict=True):
             # invalid config is reported by compile; then hash what was written
             with contextlib.suppress(Exception):

@@ -223,7 +223,7 @@ class _Session:
             rows, more = self._rows(None if n is None else int(n))
             return {"ok": True, "rows": rows, "more": more}, b""
         if op == "register":
-            if self.server.on_write is not None:
+            if self.server.on_write is not None and h["name"] == "_catalyst_buf":  # the Store's batch writes
                 self.server.on_write()
             self.tables[h["name"]] = _wire.bytes_table(body)
             cur.register(h["name"], self.tables[h["name"]])

@@ -13,6 +13,7 @@ that paraphrase a prompt sentence (embedding similarity). Evidence marks the cop
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from functools import cached_property
@@ -25,6 +26,7 @@ from catalyst.checks import Check, CheckContext, Regex
 from catalyst.records import CheckResult, Evidence
 
 from ._attacks import ATTACK_PHRASINGS, INJECTION_PATTERNS
+from ._obfuscation import decoded, variants
 from ._textscan import bounded, clip, sentences
 from .topic import banned_score
 
@@ -67,7 +69,8 @@ class Injection(Check):
     """Prompt-injection and jailbreak attempts in the input (or in retrieved passages: indirect injection).
 
     Score: the lower of ``pattern_score`` (when a pattern matches) and the similarity score to the known
-    attack phrasings (0.5 exactly at ``similarity``).
+    attack phrasings (0.5 exactly at ``similarity``). A score at or below ``threshold`` fails (closed), and a
+    failing result's score is always below the threshold.
     """
 
     name: ClassVar[str] = "injection"
@@ -78,13 +81,16 @@ class Injection(Check):
         default="input", description="`input`: user/tool turns (system turns are skipped); `context`: each passage"
     )
     similarity: float = Field(
-        default=0.55, ge=0.0, le=1.0, description="cosine similarity to a known attack phrasing that counts"
+        default=0.7, ge=0.0, le=1.0, description="cosine similarity to a known attack phrasing that counts"
     )
     use_embeddings: bool = Field(default=True, description="compare sentences with the bundled attack phrasings")
     pattern_score: float = Field(default=0.1, ge=0.0, le=1.0, description="score when an attack pattern matches")
     extra_patterns: list[Regex] = Field(default_factory=list, description="your own attack regexes (case-insensitive)")
     extra_phrasings: list[str] = Field(default_factory=list, description="your own known attack sentences")
     backend: Literal["auto", "torch", "onnx-int8"] = Field(default="auto", description="embedding backend")
+    deobfuscate: bool = Field(
+        default=True, description="also scan decoded base64/hex runs and the text with leetspeak, look-alike "
+        "letters, invisible characters and spaced-out letters undone")
     max_sentences: int = Field(default=200, ge=1, description="sentences compared per record")
     max_chars: int = Field(default=50_000, ge=100, description="characters scanned per segment")
 
@@ -126,8 +132,22 @@ class Injection(Check):
                             )
                         )
                         break
+                found = {x.reason for x in ev}
+                hidden = variants(scan.text) if self.deobfuscate else []
+                for variant in hidden:
+                    for pname, rx in self._patterns:
+                        reason = f"injection pattern (in a decoded or de-obfuscated reading): {pname}"
+                        m = rx.search(variant)
+                        if m is not None and reason not in found:
+                            found.add(reason)
+                            score = min(score, self.pattern_score)
+                            ev.append(Evidence(start=off, end=off + len(scan.text), field=fld, passage=passage,
+                                               text=m.group(0)[:200], reason=reason))
                 for s, e in sentences(scan.text, max_sentences=self.max_sentences - len(units)):
                     units.append((off + s, off + e, passage, scan.text[s:e]))
+                for text in decoded(scan.text)[:5] if self.deobfuscate else []:  # base64/hex: compare its sentences too
+                    for s, e in sentences(text, max_sentences=max(0, self.max_sentences - len(units))):
+                        units.append((off, off + len(scan.text), passage, text[s:e]))
                 if len(units) >= self.max_sentences:
                     break
             plans.append((ev, score, units, len(sents)))
@@ -161,7 +181,10 @@ class Injection(Check):
                     )
             ev.sort(key=lambda x: (x.passage or 0, x.start))
             hit = any(not x.reason.startswith("not scanned") for x in ev)
-            out.append(self.result(score, evidence=ev, passed=not hit and score >= self.threshold))
+            if hit or score <= self.threshold:  # exactly at the threshold fails closed
+                hit = True
+                score = min(score, math.nextafter(self.threshold, 0.0))
+            out.append(self.result(score, evidence=ev, passed=not hit))
         return out
 
 

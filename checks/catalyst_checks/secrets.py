@@ -29,6 +29,7 @@ from pydantic import Field
 
 from catalyst.checks import Check, CheckContext, Regex
 from catalyst.records import CheckResult, Evidence
+from catalyst.redaction import Finding
 
 from ._textscan import DEFAULT_MAX_CHARS, bounded
 
@@ -59,9 +60,16 @@ _KEYWORD = re.compile(
 )
 _TOKEN = re.compile(r"[A-Za-z0-9+/_\-]{20,}={0,2}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
+# "example" marks a placeholder only as a word of its own (``example-key``, ``my_example``, ``example``): AWS's
+# documented key ``AKIAIOSFODNN7EXAMPLE`` has the format of a real key and is reported (list it in ``ignore``).
 _PLACEHOLDER = re.compile(
     r"(?i)^(?:<.*>?|\$\{.*|\$\(.*|\$[A-Z_]+|\{\{.*\}\}|%\(.*\)s|x{4,}.*|\*{3,}.*|\.{3,}|your[_\-].*|changeme|"
-    r"example.*|.*example|placeholder|redacted|dummy|none|null|true|false|password|secret|token|\*+)$"
+    r"example(?:[\W_].*)?|.*[\W_]example|placeholder|redacted|dummy|none|null|true|false|password|secret|token|\*+)$"
+)
+# Public prefixes that name a key's format (shown in evidence; the rest of a secret never is).
+_FORMAT_PREFIX = re.compile(
+    r"^(?:AKIA|ASIA|AIza|sk-ant-|sk-proj-|sk-|sk_live_|sk_test_|rk_live_|ghp_|gho_|ghs_|ghu_|ghr_|github_pat_|"
+    r"glpat-|xox[abpors]-|hf_|npm_|pypi-|SG\.|-----BEGIN[A-Z ]{0,30}-----)"
 )
 # detect-secrets plugins that are not about secrets (public IPs are PII, handled by `pii`).
 _SKIP_PLUGINS = {"IPPublicDetector"}
@@ -148,9 +156,33 @@ class Secrets(Check):
         rx += [("Custom pattern", re.compile(p), 0) for p in self.extra_patterns]
         return rx
 
+    def find_sensitive(self, text: str) -> list[Finding]:
+        """Every secret in ``text`` (all of it: no ``max_chars`` cut), for the log's redaction."""
+        return [Finding(s, e, k) for s, e, k, _ in self._hits(text)]
+
     def run(self, ctx: CheckContext) -> CheckResult:
         scan = bounded(ctx.output if self.field == "output" else ctx.input, self.max_chars)
         text = scan.text
+        hits = self._hits(text)
+        ev = [
+            Evidence(
+                start=s,
+                end=e,
+                field=self.field,  # type: ignore[arg-type]
+                text=_mask(text[s:e]),
+                reason=f"{k}: {_mask(text[s:e])}",
+            )
+            for s, e, k, _ in hits[:50]
+        ]
+        ev += scan.evidence(self.field)  # type: ignore[arg-type]
+        kinds = sorted({k for *_, k, _ in hits})
+        if not hits:
+            return self.result(scan.scale(1.0), evidence=ev, passed=not scan.truncated, found=[])
+        score = 0.0 if any(sp for *_, sp in hits) else self.generic_score
+        return self.result(score, evidence=ev, passed=False, found=kinds)
+
+    def _hits(self, text: str) -> list[tuple[int, int, str, bool]]:
+        """``(start, end, kind, specific)`` of every secret in ``text``, sorted, overlaps merged."""
         hits: list[tuple[int, int, str, bool]] = []  # start, end, kind, specific
 
         def add(start: int, end: int, kind: str, specific: bool) -> None:
@@ -181,21 +213,7 @@ class Secrets(Check):
                     add(m.start(), m.end(), "High-entropy token", False)
 
         hits.sort()
-        ev = [
-            Evidence(
-                start=s,
-                end=e,
-                field=self.field,  # type: ignore[arg-type]
-                reason=f"{k}: {_mask(text[s:e])}",
-            )
-            for s, e, k, _ in hits[:50]
-        ]
-        ev += scan.evidence(self.field)  # type: ignore[arg-type]
-        kinds = sorted({k for *_, k, _ in hits})
-        if not hits:
-            return self.result(scan.scale(1.0), evidence=ev, passed=not scan.truncated, found=[])
-        score = 0.0 if any(sp for *_, sp in hits) else self.generic_score
-        return self.result(score, evidence=ev, passed=False, found=kinds)
+        return hits
 
     def run_batch(self, ctxs: Sequence[CheckContext]) -> list[CheckResult | float | bool]:
         return [self.run(c) for c in ctxs]
@@ -216,9 +234,11 @@ class Secrets(Check):
 
 
 def _mask(value: str) -> str:
-    """Show a secret's shape without repeating it in logs: the first 4 characters and the length."""
+    """Show a secret's kind without repeating it in logs: its public format prefix (``AKIA``, ``ghp_``) and length."""
     value = value.strip()
-    return f"{value[:4]}… ({len(value)} chars)" if len(value) > 8 else "****"
+    m = _FORMAT_PREFIX.match(value)
+    prefix = m.group(0) if m and len(value) >= 2 * len(m.group(0)) else ""
+    return f"{prefix}**** ({len(value)} chars)"
 
 
 def describe() -> dict[str, Any]:
