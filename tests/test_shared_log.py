@@ -241,3 +241,19 @@ def test_a_run_whose_process_died_gives_its_input_up(tmp_path):
             con.execute("UPDATE log_runs SET pid = ?", [int(dead.stdout)])  # that run was killed
         claim_input(s, inp)()  # taken over, then finished
         assert s.query("SELECT finished_at IS NOT NULL AS done FROM log_runs") == [{"done": True}]
+
+
+def test_a_cursor_of_a_remote_connection_is_its_own_session(tmp_path):
+    db = tmp_path / "log.duckdb"
+    with Store(db) as s:
+        fill(s, 3)
+        con = RemoteConnection(orjson.loads((tmp_path / "log.duckdb.owner").read_bytes()))
+        cur = con.cursor()
+        cur.execute("SELECT id FROM review_items ORDER BY id")
+        con.execute("BEGIN TRANSACTION")
+        con.execute("UPDATE review_items SET severity = 9 WHERE id = ?", [cur.fetchone()[0]])
+        con.execute("COMMIT")
+        assert [r[0] for r in cur.fetchall()] == ["item-00001", "item-00002"]  # the stream went on
+        cur.close()
+        con.close()
+        assert s.query("SELECT max(severity) AS m FROM review_items") == [{"m": 9}]

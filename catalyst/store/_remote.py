@@ -241,6 +241,10 @@ class RemoteConnection:
             with contextlib.suppress(OSError):
                 self._sock.close()
 
+    def cursor(self) -> RemoteConnection:
+        """Another session on the same owner (a DuckDB cursor of its own: its own results, its own transaction)."""
+        return RemoteConnection(self.info, read_only=self.read_only)
+
     # -- beyond duckdb ------------------------------------------------------------------------------
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """A whole result as one Arrow table."""
