@@ -34,6 +34,7 @@ from _report import machine, markdown_table, show, write_section
 from batch_throughput import CHEAP3, make_input
 
 from catalyst.review import ReviewQueue
+from catalyst.review.demo import fill
 from catalyst.store import Store
 from catalyst.testing import ScriptedServer
 
@@ -126,6 +127,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--records", type=int, default=10_000)
     ap.add_argument("--proxy-seconds", type=float, default=20.0, help="proxy load when alone")
+    ap.add_argument("--queue", type=int, default=2000, help="review items written before the runs start")
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args()
     where = machine()
@@ -152,6 +154,8 @@ def main() -> None:
         # -- together -------------------------------------------------------------------------------
         db = tmp / "shared.duckdb"
         proxy, url = start_proxy(up.url, db)  # the first long-running process: the owner
+        with Store(db, keep_open=False) as s:  # a queue for the reviewers (through the owner)
+            fill(s, a.queue)
         token = subprocess.run([*CLI, "review", "token", "add", "ana", "--role", "admin", "--db", str(db)],
                                capture_output=True, text=True, check=True).stdout.strip()
         port = free_port()
@@ -183,7 +187,7 @@ def main() -> None:
     s = Store(db, keep_open=False)
     logged = s.query("SELECT count(*) AS n, count(DISTINCT verdict_id) AS v FROM verdicts")[0]
     batch_ids = s.query("SELECT count(*) AS n, count(DISTINCT id) AS ids FROM verdicts WHERE id[1] IN ('x', 'y')")[0]
-    verdicts_in = res["ok"] + 2 * a.records
+    verdicts_in = res["ok"] + 2 * a.records + a.queue
     equal = logged["n"] == verdicts_in and batch_ids == {"n": 2 * a.records, "ids": 2 * a.records}
     cols = ["part", "alone (per s)", "together (per s)", "together / alone"]
     rows = [["proxy: answers", f"{alone['proxy']:.1f}", f"{res['ok'] / res['seconds']:.1f}",
@@ -204,7 +208,8 @@ def main() -> None:
             "first and owns the log; every other process goes through it. Each part's rate beside the same part "
             "alone on its own log (same machine, same run).\n\n"
             + markdown_table(cols, rows) + "\n\n"
-            f"**Verdicts in {verdicts_in:,}** (proxy answers {res['ok']:,} + {2 * a.records:,} records) — "
+            f"**Verdicts in {verdicts_in:,}** (proxy answers {res['ok']:,} + {2 * a.records:,} records + "
+            f"{a.queue:,} queued for review first) — "
             f"**verdicts logged {logged['n']:,}** ({'equal' if equal else 'NOT EQUAL'}; every batch record id "
             f"exactly once); reviewer decisions {rev_res['decided']:,}, queue pages served {web_res['pages']:,}. "
             f"The proxy alone logged exactly what it answered: {alone_proxy_ok}.\n\n"

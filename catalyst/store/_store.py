@@ -326,7 +326,7 @@ class Store:
                 with self.connect() as con:
                     if attempt and once is None and _committed(con, tables):
                         return False
-                    return _write(con, tables, once)
+                    return _write(con, tables) if once is None else _write(con, tables, once)
             except OwnerGoneError:
                 if attempt == WRITE_RETRIES - 1:
                     raise
