@@ -14,10 +14,12 @@ Everything lives in the DuckDB log, so a queue is just ``ReviewQueue(store)``::
 (highest first), then confidence (lowest first), then age (oldest first).
 
 **Claims.** ``claim(reviewer)`` gives one open item to one reviewer with a lease (``lease_seconds``);
-an abandoned claim returns to the queue when its lease expires. A claim is one short transaction on the
-DuckDB file, and DuckDB admits one read-write process per file, so two processes can never hold the same
-item: exactly one of two concurrent claims wins (use ``Store(path, keep_open=False)`` in every process so
-each takes the file only for the transaction; ``open_db`` retries while another holds it).
+an abandoned claim returns to the queue when its lease expires. A claim and a decision are *procedures*
+(``catalyst.store._server.procedure``): when a process owns the log (the web reviewer, the proxy,
+``catalyst log serve``), every reviewer process sends them there — one round trip each — and the owner
+runs them one after another, committing queued ones together; with no owner, a process runs them in its
+own short transaction on the file. Either way two reviewers can never hold the same item: exactly one of
+two concurrent claims wins.
 ``renew`` extends a lease, ``release`` gives the item back (skip), ``reassign`` moves it (admins).
 
 **Decisions** (:class:`Action`): ``approve``, ``reject``, ``correct`` (with the corrected answer) and
