@@ -94,7 +94,7 @@ def connect_owner(db: str | Path, *, read_only: bool = False) -> RemoteConnectio
         return None
     try:
         return RemoteConnection(info, read_only=read_only)
-    except (OSError, _wire.WireClosed) as e:
+    except (OSError, _wire._WireClosed) as e:
         if info.get("env"):
             raise LogOwnerUnreachableError(
                 f"the log owner at {info['host']}:{info['port']} (CATALYST_LOG_OWNER) does not answer: {e}; "
@@ -158,7 +158,7 @@ class RemoteConnection:
         try:
             _wire.send(self._sock, header, body)
             h, out = _wire.recv(self._sock)
-        except (OSError, _wire.WireClosed) as e:
+        except (OSError, _wire._WireClosed) as e:
             self.broken = True
             self._sock.close()
             raise OwnerGoneError(f"the log owner (pid {self.owner_pid}) went away during a call ({e}); what it had "

@@ -173,7 +173,7 @@ class _Session:
                 except Exception as e:  # the statement failed; the session goes on, as with a local cursor
                     reply, out = _error(e), b""
                 _wire.send(self.sock, reply, out)
-        except (_wire.WireClosed, OSError):
+        except (_wire._WireClosed, OSError):
             pass
         finally:
             self.close()

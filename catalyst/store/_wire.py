@@ -25,7 +25,7 @@ _TAG = "$t"
 MAX_FRAME = 1 << 31
 
 
-class WireClosed(ConnectionError):
+class _WireClosed(ConnectionError):
     """The other side closed the stream (or it broke) before a whole frame arrived."""
 
 
@@ -107,7 +107,7 @@ def _read_exact(sock: socket.socket, n: int) -> bytes:
     while len(buf) < n:
         chunk = sock.recv(min(n - len(buf), 1 << 20))
         if not chunk:
-            raise WireClosed("the log owner closed the connection")
+            raise _WireClosed("the log owner closed the connection")
         buf += chunk
     return bytes(buf)
 
@@ -115,7 +115,7 @@ def _read_exact(sock: socket.socket, n: int) -> bytes:
 def recv(sock: socket.socket) -> tuple[dict[str, Any], bytes]:
     hlen, blen = _LEN.unpack(_read_exact(sock, _LEN.size))
     if hlen + blen > MAX_FRAME:
-        raise WireClosed(f"frame of {hlen + blen} bytes is larger than allowed")
+        raise _WireClosed(f"frame of {hlen + blen} bytes is larger than allowed")
     header = orjson.loads(_read_exact(sock, hlen))
     body = _read_exact(sock, blen) if blen else b""
     return header, body
