@@ -96,10 +96,11 @@ def batch_key(policy_version: str, records: list[Interaction]) -> str:
 class ValidateActor:
     """``map_batches`` callable: loads the policy once per actor, validates, writes the batch to the log once."""
 
-    def __init__(self, policy: Any = "default", db: str | None = None) -> None:
+    def __init__(self, policy: Any = "default", db: str | None = None, segments: str | None = None) -> None:
         self.validator = _validator(policy)
         self.policy = policy
         self.db = db
+        self.segments = segments  # a shared directory instead of the log's owner (catalyst.store.segments)
         self.store: Any = None
 
     def _store(self) -> Any:
@@ -113,11 +114,16 @@ class ValidateActor:
         """Log one batch (at most once, see the module docstring); True when it was written now."""
         from catalyst.store._store import to_arrow
 
-        store = self._store()
-        if store is None or not verdicts:
+        if not verdicts or (self.db is None and self.segments is None):
             return False
         tables = to_arrow(list(zip(records, verdicts, strict=True)))
-        return bool(store.write_once(tables, batch_key(self.validator.policy.version, records), source="ray"))
+        key = batch_key(self.validator.policy.version, records)
+        if self.segments is not None:  # the same key for a retried batch: one segment, logged once on ingest
+            from catalyst.store.segments import write_segment
+
+            write_segment(self.segments, tables, key=key.replace(":", "-"))
+            return True
+        return bool(self._store().write_once(tables, key, source="ray"))
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         records = records_from_arrow(batch)
@@ -134,11 +140,14 @@ def _ray() -> Any:
     return ray
 
 
-def validate_dataset(ds: Any, policy: Any = "default", *, db: str | None = None, concurrency: int = 2,
-                     batch_size: int = 1000, actor: type[ValidateActor] = ValidateActor,
+def validate_dataset(ds: Any, policy: Any = "default", *, db: str | None = None, segments: str | None = None,
+                     concurrency: int = 2, batch_size: int = 1000, actor: type[ValidateActor] = ValidateActor,
                      num_cpus: float = 1.0) -> Any:
-    """A Ray Dataset of records → a Ray Dataset of verdicts (lazy: consume it to run), logged to ``db``."""
-    return ds.map_batches(actor, fn_constructor_kwargs={"policy": policy, "db": db}, batch_format="pyarrow",
+    """A Ray Dataset of records → a Ray Dataset of verdicts (lazy: consume it to run), logged to ``db``
+    through its owner, or written as Parquet segments to the shared directory ``segments`` (for
+    ``catalyst log ingest``) when the cluster's nodes cannot reach the owner."""
+    return ds.map_batches(actor, fn_constructor_kwargs={"policy": policy, "db": db, "segments": segments},
+                          batch_format="pyarrow",
                           batch_size=batch_size, concurrency=concurrency, num_cpus=num_cpus)
 
 

@@ -114,3 +114,17 @@ def test_dask_map_partitions_over_validate_batch():
     verdicts = records.map_partitions(validate_partition, meta=VERDICT_SCHEMA.empty_table().to_pandas()).compute()
     assert sorted(zip(verdicts["id"], verdicts["decision"], strict=True)) == [
         ("a", "accept"), ("b", "block"), ("c", "accept")]
+
+
+@pytest.mark.slow
+def test_ray_actors_can_write_segments_for_a_log_they_cannot_reach(local_ray, tmp_path):
+    from catalyst.store.segments import ingest
+
+    shared = tmp_path / "segments"
+    ds = ray.data.from_arrow(pa.Table.from_pylist(RECORDS[:120]))
+    out = validate_dataset(ds, "default", segments=str(shared), concurrency=1, batch_size=40, num_cpus=0.5)
+    assert sum(b.num_rows for b in out.iter_batches(batch_format="pyarrow", batch_size=None)) == 120
+    with Store(tmp_path / "log.duckdb") as s:
+        res = ingest(s, shared)
+        assert (res.verdicts, res.bad) == (120, [])
+        assert s.query("SELECT count(DISTINCT id) AS ids, count(*) AS n FROM verdicts") == [{"ids": 120, "n": 120}]

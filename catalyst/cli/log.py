@@ -72,5 +72,23 @@ def status(db: str = _DB) -> None:
                f"(since {info.get('started_at', '?')})")
 
 
+@log_app.command("ingest")
+def ingest_cmd(directory: str = typer.Argument(..., help="directory of Parquet segments (catalyst.store.segments)"),
+               db: str = _DB, keep: bool = typer.Option(False, "--keep", help="leave segments in place once logged")
+               ) -> None:
+    """Log the verdict segments other machines wrote to shared storage, each exactly once."""
+    from catalyst.store import Store
+    from catalyst.store.segments import ingest
+
+    with Store(db, keep_open=False) as store:
+        res = ingest(store, directory, keep=keep)
+    typer.echo(f"{res.logged} segment(s) logged ({res.verdicts:,} verdicts), {res.already} already in the log, "
+               f"{len(res.bad)} unreadable")
+    for b in res.bad:
+        typer.echo(f"set aside in {directory}/.bad/: {b}", err=True)
+    if res.bad:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(log_app, name="log")
