@@ -415,7 +415,7 @@ _SCHEMAS = {
     "verdicts": pa.schema([("verdict_id", pa.string()), ("id", pa.string()), ("created_at", _TS),
                            ("policy", pa.string()), ("decision", pa.string()), ("confidence", pa.float64()),
                            ("attempts", pa.int32()), ("reasons", pa.string()), ("output", pa.string()),
-                           ("segment", pa.string()), ("ms", pa.float64())]),
+                           ("segment", pa.string()), ("ms", pa.float64()), ("evidence", pa.string())]),
     "interactions": pa.schema([("verdict_id", pa.string()), ("id", pa.string()), ("created_at", _TS),
                                ("input", pa.string()), ("output", pa.string()), ("context", pa.string()),
                                ("samples", pa.string()), ("logprobs", pa.string()), ("metadata", pa.string()),
@@ -465,7 +465,8 @@ def to_arrow(batch: list[Pair], *, vids: list[str] | None = None,
         "verdicts": _table("verdicts", [
             vids, ids, nows, [v.policy for v in verds], [v.decision.value for v in verds],
             [v.confidence for v in verds], [v.attempts for v in verds], [_j(v.reasons) for v in verds],
-            [v.output for v in verds], [_j(v.segment) for v in verds], [v.ms for v in verds]]),
+            [v.output for v in verds], [_j(v.segment) for v in verds], [v.ms for v in verds],
+            [v.evidence for v in verds]]),
         "interactions": _table("interactions", [
             vids, [r.id for r in recs], nows,
             [None if r.input is None else orjson.dumps(r.input).decode() for r in recs],
@@ -535,9 +536,9 @@ def _write(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table],
             con.execute("""
                 INSERT INTO review_items (id, verdict_id, policy, confidence, severity, reasons, created_at,
                                           updated_at, thread_id, audit)
-                SELECT id, arg_max(verdict_id, _seq), arg_max(policy, _seq), arg_max(confidence, _seq),
+                SELECT id, arg_max(verdict_id, _seq), arg_max(policy, _seq), arg_max_null(confidence, _seq),
                        arg_max(severity, _seq), arg_max(reasons, _seq), min(created_at), max(updated_at),
-                       arg_max(thread_id, _seq), arg_max(audit, _seq)
+                       arg_max_null(thread_id, _seq), arg_max(audit, _seq)
                 FROM _catalyst_buf GROUP BY id
                 ON CONFLICT (id) DO UPDATE SET verdict_id = excluded.verdict_id, policy = excluded.policy,
                     confidence = excluded.confidence, severity = excluded.severity, reasons = excluded.reasons,

@@ -1,0 +1,123 @@
+"""The evidence contract end to end (issue 11, item 1): only evidence checks make the confidence; an answer no
+evidence check could score says `evidence: none`, has no confidence (never 1.0), and every consumer shows it
+as "not verified": the verdict line, the DuckDB log (old logs migrate), the review queue and the web reviewer.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from catalyst import Decision, Store, Validator, Verdict
+from catalyst.records import confidence_text
+from catalyst.review.queue import ReviewQueue
+from catalyst.review.web import auth, create_app
+from catalyst.review.web.sample import sample_pair
+from catalyst.store.migrations import all_migrations
+
+# one hand-made context, the answers of issue 11's report
+CONTEXT = ["The Golden Gate Bridge opened to traffic on May 27, 1937. Its main span is 1,280 meters long; the "
+           "bridge links San Francisco and Marin County and was designed by Joseph Strauss."]
+CORRECT = "The Golden Gate Bridge opened to traffic on May 27, 1937."
+NUMBERS = "The Golden Gate Bridge opened to traffic on June 3, 1952."
+INVENTED = "The bridge was designed by Gustave Eiffel and painted blue for the 1901 World's Fair in Lyon."
+
+
+def test_invented_answers_are_blocked_not_diluted_by_rule_checks():
+    v = Validator("default")
+    got = {name: v.validate({"output": text, "context": CONTEXT})
+           for name, text in (("correct", CORRECT), ("numbers", NUMBERS), ("invented", INVENTED))}
+    assert got["correct"].decision is Decision.ACCEPT
+    assert got["invented"].decision is Decision.BLOCK and got["numbers"].decision is Decision.REVIEW
+    assert got["invented"].confidence < 0.2 and got["numbers"].confidence <= 0.2  # no 0.7 from pass marks
+    assert got["invented"].reasons[0].startswith("confidence 0.")
+    for verdict in got.values():  # the confidence is the grounding evidence, not a mean with the rules
+        assert verdict.confidence == pytest.approx(next(c.score for c in verdict.checks if c.name == "grounding"))
+
+
+def test_the_verdict_line_says_not_verified_and_keeps_the_label():
+    v = Validator("default").validate({"output": "It opened in 1937.", "label": 1})
+    line = orjson.loads(v.to_json())
+    assert line["confidence"] is None and line["evidence"] == "none" and line["label"] == 1
+    assert list(line)[:2] == ["id", "confidence"]
+    scored = orjson.loads(Validator("default").validate({"output": CORRECT, "context": CONTEXT}).to_json())
+    assert scored["evidence"] == "scored" and 0 < scored["confidence"] <= 1 and "label" not in scored
+    assert confidence_text(None) == "not verified" and confidence_text(0.5) == "0.50"
+
+
+def test_confidence_and_evidence_must_agree():
+    with pytest.raises(ValueError, match="exactly when evidence is `none`"):
+        Verdict(id="a", confidence=None, decision=Decision.REVIEW, policy="p")
+    with pytest.raises(ValueError, match="exactly when evidence is `none`"):
+        Verdict(id="a", confidence=1.0, evidence="none", decision=Decision.ACCEPT, policy="p")
+
+
+def test_the_log_stores_unverified_answers_with_null_confidence(tmp_path):
+    db = tmp_path / "log.duckdb"
+    with Store(db) as store:
+        v = Validator("strict", store=store)
+        v.validate_many([{"id": "plain", "output": "It opened in 1937."},
+                         {"id": "grounded", "output": CORRECT, "context": CONTEXT}])
+        store.flush()
+        rows = {r["id"]: r for r in store.query("SELECT id, decision, confidence, evidence FROM verdicts")}
+        assert rows["plain"]["confidence"] is None and rows["plain"]["evidence"] == "none"
+        assert rows["plain"]["decision"] == "review"
+        assert rows["grounded"]["evidence"] == "scored" and rows["grounded"]["confidence"] > 0.5
+        [item] = store.query("SELECT id, confidence FROM review_items")
+        assert item == {"id": "plain", "confidence": None}
+        # SQL means skip unverified answers by themselves
+        assert store.query("SELECT avg(confidence) AS m FROM verdicts")[0]["m"] == rows["grounded"]["confidence"]
+        assert ReviewQueue(store).items()[0].confidence is None
+
+
+def test_a_log_from_before_the_migration_keeps_its_rows_as_scored(tmp_path):
+    db = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ)")
+    for name, sql in all_migrations():
+        if name.startswith("m05"):
+            continue
+        con.execute(sql)
+        con.execute("INSERT INTO _migrations VALUES (?, now())", [name])
+    con.execute("INSERT INTO verdicts VALUES ('v1', 'old', now(), 'p@1', 'accept', 0.9, 1, NULL, NULL, NULL, 1.0)")
+    con.close()
+    with Store(db) as store:
+        assert store.query("SELECT id, evidence, confidence FROM verdicts") == [
+            {"id": "old", "evidence": "scored", "confidence": 0.9}]
+        Validator("default", store=store).validate({"id": "new", "output": "x"})
+        store.flush()
+        assert store.query("SELECT evidence FROM verdicts WHERE id = 'new'") == [{"evidence": "none"}]
+
+
+def test_the_web_reviewer_shows_not_verified(tmp_path):
+    with Store(tmp_path / "log.duckdb") as store:
+        store.add([sample_pair("plain", confidence=None), sample_pair("scored", confidence=0.42)])
+        store.flush()
+        with store.connect() as con:
+            token = auth.add_user(con, "rob", "reviewer")
+        c = TestClient(create_app(store, queue=ReviewQueue(store)))
+        pre = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/signin").text).group(1)
+        assert c.post("/signin", data={"token": token, "csrf_token": pre}, follow_redirects=False).status_code == 303
+        queue = c.get("/queue").text
+        assert "not verified" in queue and "42%" in queue
+        page = c.get("/item?id=plain").text
+        assert "confidence <b>not verified</b>" in page
+        assert "not verified" not in c.get("/item?id=scored").text
+
+
+def test_the_summary_counts_unverified_answers_apart_from_the_mean():
+    from catalyst.summary import Summary
+
+    v = Validator("default")
+    s = Summary()
+    s.add([v.validate({"output": CORRECT, "context": CONTEXT}), v.validate("It opened in 1937."),
+           v.validate("It opened in 1938.")])
+    d = s.to_dict()
+    assert d["verified"] == 1 and d["not_verified"] == 2 and d["mean_confidence"] > 0.5
+    only_unverified = Summary()
+    only_unverified.add([v.validate("x")])
+    assert only_unverified.to_dict()["mean_confidence"] is None
