@@ -161,6 +161,9 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
         if store is not None:
             with store.connect():  # opens (and holds) the log now: a lock or a bad file fails before the work
                 pass
+            from catalyst.store.runs import claim_input
+
+            finish_run = claim_input(store, input)  # a second run over this file would log its verdicts twice
         skip: set[str] = store.seen_ids() if (resume and store is not None) else set()
         if store is not None and not resume and not rerun:
             again = _already_logged(store, ids, compiled.version)
@@ -244,6 +247,9 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
             ahead_fh.close()
         closed = False
         try:  # commits what was validated before the stop
+            if stopped is None and store is not None:
+                (sink if sink is not None else store).flush()
+                finish_run()  # the input is free for the next run once everything is logged
             if sink is not None:
                 sink.close()  # flushes, releases the log, delivers the policy's notifications
             elif store is not None:
@@ -475,8 +481,16 @@ def register(app: typer.Typer) -> None:
         wait: float = typer.Option(10.0, "--wait", min=0.0,
                                    help="seconds to wait while another process holds the log"),
         json_out: bool = typer.Option(False, "--json", help="print the summary as one JSON object on stdout"),
+        engine: str = typer.Option("local", "--engine", help="local, or ray: a Ray cluster (RAY_ADDRESS, else a "
+                                                             "local one) with --workers actors; JSONL or Parquet"),
     ) -> None:
         """Validate answers from a JSONL file; log every verdict to DuckDB."""
+        if engine != "local":
+            from catalyst.ray import run_cli
+
+            run_cli(input, policy, db, engine=engine, workers=workers, batch_size=batch_size, out=out,
+                    skip_bad=skip_bad)
+            return
         if workers == 0:
             workers = min(os.cpu_count() or 1, 4) if input.is_file() and _count_lines(input) > 20_000 else 1
         if resume and rerun:
