@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 
 import duckdb
+import numpy as np
 import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from catalyst import Decision, Store, Validator, Verdict
+from catalyst import Decision, Store, Validator, Verdict, load_policy
 from catalyst.records import confidence_text
 from catalyst.review.queue import ReviewQueue
 from catalyst.review.web import auth, create_app
@@ -121,3 +122,23 @@ def test_the_summary_counts_unverified_answers_apart_from_the_mean():
     only_unverified = Summary()
     only_unverified.add([v.validate("x")])
     assert only_unverified.to_dict()["mean_confidence"] is None
+
+
+def test_rescore_replays_the_engine_decision_for_every_kind_of_answer():
+    """eval/tune replay a policy over stored scores: they must decide as the engine did (evidence-only confidence,
+    rules, unverified answers with and without context)."""
+    from importlib.resources import files
+
+    from catalyst.evaluation import rescore, scored_from_records
+
+    demo = [orjson.loads(line) for line in
+            (files("catalyst") / "data" / "demo.jsonl").read_bytes().splitlines()[:120]]
+    extra = [{"id": "plain", "output": "It opened in 1937.", "label": 1},
+             {"id": "idk", "output": "As an AI language model, I cannot say.", "context": CONTEXT, "label": 0},
+             {"id": "empty", "output": "   ", "context": CONTEXT, "label": 0}]
+    policy = load_policy("default")
+    data = scored_from_records(demo + extra, policy)
+    conf, decision = rescore(data, policy)
+    assert list(decision) == list(data.decision)
+    np.testing.assert_allclose(conf, data.confidence, rtol=1e-9, equal_nan=True)
+    assert np.isnan(conf[-3]) and decision[-3] == "accept"  # no context: on_unverified.no_context
