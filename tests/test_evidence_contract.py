@@ -142,3 +142,20 @@ def test_rescore_replays_the_engine_decision_for_every_kind_of_answer():
     assert list(decision) == list(data.decision)
     np.testing.assert_allclose(conf, data.confidence, rtol=1e-9, equal_nan=True)
     assert np.isnan(conf[-3]) and decision[-3] == "accept"  # no context: on_unverified.no_context
+
+
+def test_on_unverified_in_the_exported_schema_and_bad_values_fail_at_load():
+    import jsonschema
+
+    from catalyst.errors import PolicyError
+    from catalyst.policy import loads_policy, schema
+
+    s = schema()
+    assert "description" in s["properties"]["on_unverified"]
+    for ok in ("review", {"default": "block", "no_context": "accept"}):
+        jsonschema.validate({"checks": ["non_empty"], "on_unverified": ok}, s)
+        assert loads_policy(f"checks: [non_empty]\non_unverified: {orjson.dumps(ok).decode()}\n")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"checks": ["non_empty"], "on_unverified": "maybe"}, s)
+    with pytest.raises(PolicyError, match="on_unverified"):
+        loads_policy("checks: [non_empty]\non_unverified: maybe\n")
