@@ -110,10 +110,12 @@ def test_rule_checks_never_change_the_confidence():
     v = Validator("default")
     clean = v.validate({"output": "The tower was finished in 1889.", "context": ctx})
     denied = v.validate({"output": "As an AI language model: the tower was finished in 1889.", "context": ctx})
+    cal = v.policy.calibrator  # the shipped calibrator of the grounding score (identity when a policy has none)
     grounding = next(c.score for c in clean.checks if c.name == "grounding")
-    assert clean.confidence == pytest.approx(grounding)
+    assert clean.confidence == pytest.approx(cal(grounding) if cal else grounding)
+    denied_grounding = next(c.score for c in denied.checks if c.name == "grounding")
     assert denied.decision in (Decision.REVIEW, Decision.BLOCK) and denied.confidence == pytest.approx(
-        next(c.score for c in denied.checks if c.name == "grounding"))
+        cal(denied_grounding) if cal else denied_grounding)
 
 
 def test_a_rule_check_without_on_fail_sends_to_review():
@@ -242,16 +244,3 @@ def test_batch_equals_single():
     single = [v.validate(a) for a in answers]
     many = v.validate_many(answers, batch_size=2)
     assert [(s.id, s.decision, s.confidence) for s in single] == [(m.id, m.decision, m.confidence) for m in many]
-
-
-def test_public_surface_is_curated_and_sorted():
-    assert catalyst.__all__ == sorted(catalyst.__all__)
-    for name in catalyst.__all__:
-        assert hasattr(catalyst, name), name
-
-
-def test_every_public_name_is_importable_lazily():
-    import importlib
-
-    fresh = importlib.reload(catalyst)
-    assert set(fresh.__all__) <= set(fresh._LAZY), "add new public names to catalyst._LAZY"
