@@ -32,12 +32,14 @@ def test_invented_answers_are_blocked_not_diluted_by_rule_checks():
     v = Validator("default")
     got = {name: v.validate({"output": text, "context": CONTEXT})
            for name, text in (("correct", CORRECT), ("numbers", NUMBERS), ("invented", INVENTED))}
-    assert got["correct"].decision is Decision.ACCEPT
-    assert got["invented"].decision is Decision.BLOCK and got["numbers"].decision is Decision.REVIEW
-    assert got["invented"].confidence < 0.2 and got["numbers"].confidence <= 0.2  # no 0.7 from pass marks
+    assert got["correct"].decision is Decision.ACCEPT and got["correct"].confidence > 0.9
+    assert got["invented"].decision is not Decision.ACCEPT and got["numbers"].decision is not Decision.ACCEPT
+    assert got["invented"].confidence < 0.3 and got["numbers"].confidence < 0.3  # no 0.7 from pass marks
     assert got["invented"].reasons[0].startswith("confidence 0.")
-    for verdict in got.values():  # the confidence is the grounding evidence, not a mean with the rules
-        assert verdict.confidence == pytest.approx(next(c.score for c in verdict.checks if c.name == "grounding"))
+    calibrated = v.policy.calibrator
+    for verdict in got.values():  # the confidence is the (calibrated) grounding evidence, not a mean with rules
+        g = next(c.score for c in verdict.checks if c.name == "grounding")
+        assert verdict.confidence == pytest.approx(calibrated(g, {"grounding": g}) if calibrated else g)
 
 
 def test_the_verdict_line_says_not_verified_and_keeps_the_label():
@@ -152,10 +154,11 @@ def test_on_unverified_in_the_exported_schema_and_bad_values_fail_at_load():
 
     s = schema()
     assert "description" in s["properties"]["on_unverified"]
+    check = jsonschema.Draft202012Validator(s)  # (not the metaschema: test modules register undocumented checks)
     for ok in ("review", {"default": "block", "no_context": "accept"}):
-        jsonschema.validate({"checks": ["non_empty"], "on_unverified": ok}, s)
+        check.validate({"checks": ["non_empty"], "on_unverified": ok})
         assert loads_policy(f"checks: [non_empty]\non_unverified: {orjson.dumps(ok).decode()}\n")
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"checks": ["non_empty"], "on_unverified": "maybe"}, s)
+        check.validate({"checks": ["non_empty"], "on_unverified": "maybe"})
     with pytest.raises(PolicyError, match="on_unverified"):
         loads_policy("checks: [non_empty]\non_unverified: maybe\n")
