@@ -61,7 +61,8 @@ for cls in (Boom, Garbage, Counting, Sure, SlowAsync):
 def test_accept_block_review_by_rules_and_thresholds():
     v = Validator("default")
     ctx = ["The Eiffel Tower was finished in 1889 for the World's Fair."]
-    assert v.validate({"output": "The tower was finished in 1889.", "context": ctx}).decision is Decision.ACCEPT
+    supported = "The Eiffel Tower was finished in 1889 for the World's Fair."
+    assert v.validate({"output": supported, "context": ctx}).decision is Decision.ACCEPT
     blocked = v.validate("   ")
     assert blocked.decision is Decision.BLOCK
     assert blocked.reasons[0].startswith("blocked by non_empty: ")
