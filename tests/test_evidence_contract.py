@@ -33,10 +33,13 @@ def test_invented_answers_are_blocked_not_diluted_by_rule_checks():
            for name, text in (("correct", CORRECT), ("numbers", NUMBERS), ("invented", INVENTED))}
     assert got["correct"].decision is Decision.ACCEPT
     assert got["invented"].decision is Decision.BLOCK and got["numbers"].decision is Decision.REVIEW
-    assert got["invented"].confidence < 0.2 and got["numbers"].confidence <= 0.2  # no 0.7 from pass marks
+    # no 0.7 from pass marks (a number the context lacks caps the raw grounding score at 0.2: calibrated, ~0.25)
+    assert got["invented"].confidence < 0.2 and got["numbers"].confidence <= 0.3
     assert got["invented"].reasons[0].startswith("confidence 0.")
-    for verdict in got.values():  # the confidence is the grounding evidence, not a mean with the rules
-        assert verdict.confidence == pytest.approx(next(c.score for c in verdict.checks if c.name == "grounding"))
+    cal = v.policy.calibrator  # the shipped calibrator of the grounding score
+    for verdict in got.values():  # the confidence is the (calibrated) grounding evidence, not a mean with the rules
+        g = next(c.score for c in verdict.checks if c.name == "grounding")
+        assert verdict.confidence == pytest.approx(cal(g) if cal else g)
 
 
 def test_the_verdict_line_says_not_verified_and_keeps_the_label():
