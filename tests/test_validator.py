@@ -244,16 +244,3 @@ def test_batch_equals_single():
     single = [v.validate(a) for a in answers]
     many = v.validate_many(answers, batch_size=2)
     assert [(s.id, s.decision, s.confidence) for s in single] == [(m.id, m.decision, m.confidence) for m in many]
-
-
-def test_public_surface_is_curated_and_sorted():
-    assert catalyst.__all__ == sorted(catalyst.__all__)
-    for name in catalyst.__all__:
-        assert hasattr(catalyst, name), name
-
-
-def test_every_public_name_is_importable_lazily():
-    import importlib
-
-    fresh = importlib.reload(catalyst)
-    assert set(fresh.__all__) <= set(fresh._LAZY), "add new public names to catalyst._LAZY"

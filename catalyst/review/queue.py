@@ -262,8 +262,9 @@ class ReviewQueue:
     @classmethod
     def for_policy(cls, store: Store | str | Path, policy: Any, **options: Any) -> ReviewQueue:
         """A queue with the policy's ``review.sla_hours`` and notifier (its ``review.notify`` section)."""
+        # start-up time: the reviewer tools import this module; policies (and their checks) load only here
+        from catalyst.flow import as_policy
         from catalyst.review.notify import Notifier
-        from catalyst.validator import as_policy
 
         compiled = as_policy(policy)
         options.setdefault("sla_hours", compiled.policy.review.sla_hours)
