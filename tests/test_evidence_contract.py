@@ -32,14 +32,15 @@ def test_invented_answers_are_blocked_not_diluted_by_rule_checks():
     v = Validator("default")
     got = {name: v.validate({"output": text, "context": CONTEXT})
            for name, text in (("correct", CORRECT), ("numbers", NUMBERS), ("invented", INVENTED))}
-    assert got["correct"].decision is Decision.ACCEPT and got["correct"].confidence > 0.9
-    assert got["invented"].decision is not Decision.ACCEPT and got["numbers"].decision is not Decision.ACCEPT
-    assert got["invented"].confidence < 0.3 and got["numbers"].confidence < 0.3  # no 0.7 from pass marks
+    assert got["correct"].decision is Decision.ACCEPT
+    assert got["invented"].decision is Decision.BLOCK and got["numbers"].decision is Decision.REVIEW
+    # no 0.7 from pass marks (a number the context lacks caps the raw grounding score at 0.2: calibrated, ~0.25)
+    assert got["invented"].confidence < 0.2 and got["numbers"].confidence <= 0.3
     assert got["invented"].reasons[0].startswith("confidence 0.")
-    calibrated = v.policy.calibrator
-    for verdict in got.values():  # the confidence is the (calibrated) grounding evidence, not a mean with rules
+    cal = v.policy.calibrator  # the shipped calibrator of the grounding score
+    for verdict in got.values():  # the confidence is the (calibrated) grounding evidence, not a mean with the rules
         g = next(c.score for c in verdict.checks if c.name == "grounding")
-        assert verdict.confidence == pytest.approx(calibrated(g, {"grounding": g}) if calibrated else g)
+        assert verdict.confidence == pytest.approx(cal(g, {"grounding": g}) if cal else g)
 
 
 def test_the_verdict_line_says_not_verified_and_keeps_the_label():

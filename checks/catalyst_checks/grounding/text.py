@@ -209,8 +209,12 @@ def analyse(text: str) -> TextUnit:
             names.add(st)
     numbers = {_norm_number(m.group(0)) for m in _NUM.finditer(text)}
     numbers |= {_NUMBER_WORDS[w.lower()] for w, _ in words if w.lower() in _NUMBER_WORDS}
-    bigrams = set(itertools.pairwise(tokens))
-    trigrams = {(a, b, c) for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False)}
+    # n-grams of the words that carry content (numbers included): "the tower was finished" and "Eiffel Tower was
+    # finished" share (tower, finish); pronouns and auxiliaries make no new fact
+    seq = [st for (w, _), st in zip(words, tokens, strict=True) if w.lower().replace("’", "'") not in STOP
+           and w.lower() not in FRAME_WORDS]
+    bigrams = set(itertools.pairwise(seq))
+    trigrams = {(a, b, c) for a, b, c in zip(seq, seq[1:], seq[2:], strict=False)}
     return TextUnit(content, tokens, bigrams, trigrams, numbers, names, negated)
 
 
