@@ -35,7 +35,8 @@ LAYERS: list[tuple[str, int]] = [
     ("catalyst.validator", 6), ("catalyst.wrapping", 6), ("catalyst.langgraph", 6), ("catalyst.openai", 6),
     ("catalyst.proxy", 6), ("catalyst.parallel", 6), ("catalyst.cli", 6), ("catalyst.evaluation", 6),
     ("catalyst.review.web", 6), ("catalyst.review.tui", 6), ("catalyst.review._workers", 6), ("catalyst.monitor", 6),
-    ("catalyst.__main__", 6), ("catalyst", 7),  # the package facade re-exports everything (lazily)
+    ("catalyst.__main__", 6), ("catalyst.ray", 6), ("catalyst.store._procs", 6),
+    ("catalyst", 7),  # the package facade re-exports everything (lazily)
 ]
 
 

@@ -29,7 +29,7 @@ def _records(path: Path, prefix: str, n: int) -> Path:
     with path.open("wb") as f:
         for i in range(n):
             f.write(orjson.dumps({"id": f"{prefix}{i}", "input": "q", "output": f"answer {i}" if i % 9 else " ",
-                                 "label": i % 2})
+                                 "context": [f"the answer is {i}"], "label": i % 2})
                     + b"\n")
     return path
 
