@@ -36,6 +36,7 @@ checks:
   - denylist: {phrases: ["as an AI language model"]}
     on_fail: review
 thresholds: {accept: 0.5, block: 0.1}
+on_unverified: accept  # rules only, no evidence check: an answer that passes them goes out (as unverified)
 """
 
 PRELUDE = """
