@@ -140,40 +140,24 @@ def to_result(check: Check, value: Any, name: str | None = None) -> CheckResult:
 
 
 def check(fn: Callable[..., Any] | None = None, *, name: str | None = None, costly: bool = False,
-          threshold: float = 0.5, catches: str = "", register: bool = True) -> Any:
-    """Turn a function ``f(ctx) -> CheckResult | float | bool`` (sync or async) into a Check class.
+          threshold: float = 0.5, catches: str = "", evidence: bool = False, register: bool = True,
+          override: bool = False) -> Any:
+    """Turn a function ``f(ctx, *, setting: type = default) -> CheckResult | float | bool`` (sync or async)
+    into a Check class; parameters after ``ctx`` become its typed settings (see ``registry.function_check``).
 
     >>> @check
-    ... def mentions_refund(ctx):
-    ...     return "refund" in ctx.output
-    >>> policy_uses = mentions_refund()  # an instance, like any other check
+    ... def mentions_refund(ctx, word: str = "refund"):
+    ...     return word in ctx.output
+    >>> policy_uses = mentions_refund(word="money back")  # an instance, like any other check
 
-    The class is registered under ``name`` (default: the function's name) so policies can use it.
+    The class is registered under ``name`` (default: the function's name) so policies can use it; a name a
+    built-in or plugin already has is refused unless ``override=True``.
     """
+    from catalyst.registry import function_check
 
     def wrap(f: Callable[..., Any]) -> type[Check]:
-        check_name = name or f.__name__
-        doc = catches or (inspect.getdoc(f) or "").split("\n")[0]
-        if inspect.iscoroutinefunction(f):
-            async def arun(self: Check, ctx: CheckContext) -> Any:
-                return await f(ctx)
-            body: dict[str, Any] = {"run": arun}
-        else:
-            def srun(self: Check, ctx: CheckContext) -> Any:
-                return f(ctx)
-            body = {"run": srun}
-        body.update({
-            "__module__": f.__module__, "__doc__": f.__doc__,
-            "__annotations__": {"threshold": float, "name": ClassVar[str], "costly": ClassVar[bool],
-                                "catches": ClassVar[str]},
-            "name": check_name, "costly": costly, "catches": doc,
-            "threshold": Field(default=threshold, ge=0.0, le=1.0),
-        })
-        cls = type(f.__name__, (Check,), body)
-        if register:
-            from catalyst.registry import register as _register
-            _register(cls, replace=True)
-        return cls
+        return function_check(f, name=name, costly=costly, threshold=threshold, catches=catches, evidence=evidence,
+                              register_it=register, override=override)
 
     return wrap(fn) if fn is not None else wrap
 

@@ -1,29 +1,50 @@
-"""Every exception Catalyst raises, as one tree.
+"""Every exception Catalyst raises, as one tree (the only one: every other module re-exports from here).
 
 ::
 
-    CatalystError                 base of everything below
-    ├── Blocked                   the policy withheld an answer (not a fault: carries the verdict)
-    ├── UserError                 the caller's mistake: fix the input, the policy or the call
-    │   ├── PolicyError           a policy file or object is invalid (file, line, fix)
-    │   ├── UnknownCheckError     a policy names a check that is not registered
-    │   ├── RecordError           an input record is malformed (line, field)
-    │   └── ConfigError           a check's or the CLI's settings are invalid
-    └── RuntimeFailure            something broke while running; the input may be fine
-        ├── CheckFailure          a check raised (the answer goes to review, never accept)
-        ├── StoreError            the DuckDB log could not be opened or written
-        │   └── StoreLockedError  another process holds the DuckDB file read-write
-        └── ModelCallError        a model endpoint could not be reached or answered badly
-            └── ModelBudgetExceeded  a verdict used up its budget of model calls or tokens
+    CatalystError                      base of everything below
+    ├── Blocked                        the policy withheld an answer (not a fault: carries the verdict)
+    ├── UserError                      the caller's mistake: fix the input, the policy or the call   [exit 2]
+    │   ├── PolicyError                a policy file or object is invalid (file, line, fix)
+    │   │   ├── UnknownCheckError      a policy names a check that is not registered
+    │   │   └── PluginError            a policy's `plugins:` or `--import` module cannot be imported
+    │   ├── RecordError                an input record is malformed (line, field)
+    │   ├── ConfigError                a check's or the CLI's settings are invalid
+    │   │   └── CheckNameTaken         a check name is already registered (built-in or plugin)
+    │   ├── ReviewError                a review action cannot be done as asked
+    │   │   ├── InvalidTextError       reviewer text with hidden/reordering characters or too long
+    │   │   └── ItemNotFoundError, NotHolderError, LeaseExpiredError, AlreadyDecidedError
+    │   │                              (catalyst.review.queue)
+    │   └── EvaluationError            labelled data cannot be evaluated or calibrated as given
+    │       └── MissingLabelsError, SingleClassError, InvalidScoresError, TooFewLabelsError
+    │                                  (catalyst.evaluation.errors)
+    └── RuntimeFailure                 something broke while running; the input may be fine        [exit 1]
+        ├── CheckFailure               a check raised (the answer goes to review, never accept)
+        ├── StoreError                 the DuckDB log could not be opened or written
+        │   └── StoreLockedError       another process holds the DuckDB file read-write            [exit 2]
+        └── ModelCallError             a model endpoint could not be reached or answered badly
+            ├── ModelBudgetExceeded    a verdict used up its budget of model calls or tokens
+            ├── RegenerateFailed       re-asking the model (a `retry` decision) failed; carries the cause
+            └── UpstreamError          the proxy's upstream failed; carries the reply to send back
 
 User errors carry a message that names the thing and the fix; runtime failures carry the cause.
+``exit_code`` is what the ``catalyst`` command exits with when the error reaches it (2: the user can fix
+it — including a log held by another process; 1: a failure while running).
+Classes defined elsewhere (``catalyst.review.queue``, ``catalyst.evaluation.errors``) subclass these;
+``catalyst.review._text.ReviewError``, ``catalyst.wrapping.RegenerateFailed`` and
+``catalyst.proxy._upstream.UpstreamError`` are re-exports of the classes here.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 
 class CatalystError(Exception):
     """Base class of all Catalyst errors."""
+
+    #: what the ``catalyst`` command exits with when this error ends a command
+    exit_code = 1
 
 
 class Blocked(CatalystError):
@@ -41,6 +62,8 @@ class Blocked(CatalystError):
 class UserError(CatalystError):
     """The caller's mistake: the message says what to fix."""
 
+    exit_code = 2
+
 
 class PolicyError(UserError):
     """A policy is invalid. ``where`` is ``file:line`` when known."""
@@ -55,6 +78,10 @@ class PolicyError(UserError):
 
 class UnknownCheckError(PolicyError):
     """A policy names a check that no installed package provides."""
+
+
+class PluginError(PolicyError):
+    """A module named in a policy's ``plugins:`` list (or by ``--import``) cannot be imported."""
 
 
 class RecordError(UserError):
@@ -83,6 +110,22 @@ class ConfigError(UserError):
     """A setting is invalid (check configuration, CLI option, environment)."""
 
 
+class CheckNameTaken(ConfigError):
+    """A check name is already registered by a built-in or a plugin; pick another or pass ``override=True``."""
+
+
+class ReviewError(UserError):
+    """A review action that cannot be done as asked; the message says why and what to do."""
+
+
+class InvalidTextError(ReviewError):
+    """Reviewer input that cannot be stored as given (too long, hidden or reordering characters)."""
+
+
+class EvaluationError(UserError):
+    """Labelled data cannot be evaluated or calibrated as given."""
+
+
 class RuntimeFailure(CatalystError):
     """Something broke while running."""
 
@@ -98,6 +141,8 @@ class StoreError(RuntimeFailure):
 class StoreLockedError(StoreError):
     """Another process holds the DuckDB file read-write."""
 
+    exit_code = 2  # the fix is the user's: stop the other process, or go through it
+
 
 class ModelCallError(RuntimeFailure):
     """A model endpoint could not be reached, timed out, or answered with something unusable."""
@@ -105,3 +150,25 @@ class ModelCallError(RuntimeFailure):
 
 class ModelBudgetExceeded(ModelCallError):
     """A verdict used up its budget of model calls or tokens; the check fails closed (review)."""
+
+
+class RegenerateFailed(ModelCallError):
+    """Raised by a wrapper's ``regenerate`` when re-asking the model failed; carries the cause."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.cause = cause
+
+
+@dataclass
+class UpstreamError(ModelCallError):
+    """What the proxy sends back when the upstream failed: its own status and body when it answered, else
+    502/504."""
+
+    status: int
+    body: bytes
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message

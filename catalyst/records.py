@@ -7,12 +7,34 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict
 
 Message = dict[str, Any]
+
+
+def _segment_is_an_object(v: Any) -> Any:
+    if not isinstance(v, dict):
+        raise PydanticCustomError("segment_type", "must be an object like {\"region\": \"EU\"}, got {kind} {value}",
+                                  {"kind": type(v).__name__, "value": orjson.dumps(v, default=str).decode()[:40]})
+    return v
+
+
+class Metadata(TypedDict, total=False):
+    """Free-form keys, except ``segment``: an object (segment overrides and reports match on its keys)."""
+
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+    segment: Annotated[dict[str, Any], BeforeValidator(_segment_is_an_object)]
+
+
+if TYPE_CHECKING:  # to code it is a plain dict; pydantic validates it as Metadata
+    MetadataField = dict[str, Any]
+else:
+    MetadataField = Metadata
 
 
 class Decision(StrEnum):
@@ -44,7 +66,7 @@ class Interaction(BaseModel):
     context: list[str] = Field(default_factory=list)
     samples: list[str] = Field(default_factory=list)
     logprobs: list[float] | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: MetadataField = Field(default_factory=dict)
     label: Literal[0, 1] | None = None
 
     @field_validator("context", "samples", mode="before")

@@ -52,13 +52,21 @@ class Summary:
                 if c.error:
                     self.errors += 1
 
+    def to_dict(self) -> dict[str, object]:
+        """The totals as plain data (``--json``)."""
+        return {"verdicts": self.n, "decisions": {d: self.decisions.get(d, 0) for d in DECISION_STYLE},
+                "mean_confidence": round(self.conf_sum / max(1, self.n), 6), "check_errors": self.errors,
+                "checks": {name: {"runs": self.check_n[name], "failed": self.check_fail[name],
+                                  "mean_ms": round(self.check_ms[name] / self.check_n[name], 4)}
+                           for name in sorted(self.check_n)}}
+
     def tables(self, title: str = "Verdicts") -> list[Table]:
         from rich.table import Table
 
         t = Table(title=title, title_justify="left")
-        t.add_column("decision")
-        t.add_column("count", justify="right")
-        t.add_column("share", justify="right")
+        t.add_column("decision", overflow="fold")
+        t.add_column("count", justify="right", overflow="fold")
+        t.add_column("share", justify="right", overflow="fold")
         for d in ("accept", "review", "block", "retry"):
             k = self.decisions.get(d, 0)
             t.add_row(f"[{DECISION_STYLE[d]}]{d}[/]", str(k), f"{k / max(1, self.n):.1%}")
@@ -66,7 +74,7 @@ class Summary:
         t.add_row("[bold]total", str(self.n), f"mean confidence {self.conf_sum / max(1, self.n):.3f}")
         c = Table(title="Checks (slowest first)", title_justify="left")
         for col, just in (("check", "left"), ("mean ms", "right"), ("failed", "right"), ("runs", "right")):
-            c.add_column(col, justify=just)  # type: ignore[arg-type]
+            c.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
         for name in sorted(self.check_n, key=lambda n: -self.check_ms[n] / self.check_n[n]):
             runs = self.check_n[name]
             fails = self.check_fail[name]

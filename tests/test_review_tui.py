@@ -106,3 +106,36 @@ async def test_empty_queue(tmp_path):
         assert "no item held" in str(app.query_one("#status").render())
         await pilot.press("q")
     store.close()
+
+
+def test_refuses_without_a_terminal_instead_of_hanging(tmp_path, queue):
+    import os
+    import subprocess
+    import sys
+
+    from catalyst.errors import ConfigError
+    from catalyst.review.tui import require_terminal
+
+    with pytest.raises(ConfigError, match="needs an interactive terminal"):
+        require_terminal(io.StringIO(), io.StringIO())
+    queue.store.close()
+    p = subprocess.run([sys.executable, "-m", "catalyst", "review", "--db", queue.store.path],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "NO_COLOR": "1"})
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the terminal reviewer needs an interactive terminal")
+    assert "--list" in lines[0] and "Traceback" not in p.stderr
+
+
+async def test_the_held_item_is_released_when_the_app_ends_without_q(queue):
+    """Ctrl-C / an error / SIGTERM end the app without the quit action: unmount still gives the item back."""
+    app = ReviewApp(queue, "ana")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        held = app.claim.item_id
+        assert next(r for r in queue.items() if r.id == held).claimed_by == "ana"
+        app.exit()  # not the quit action
+        await pilot.pause()
+    assert app.claim is None
+    assert next(r for r in queue.items() if r.id == held).claimed_by is None

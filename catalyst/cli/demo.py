@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from importlib.resources import files
 from pathlib import Path
 
 import typer
 
 
 def demo_data() -> Path:
+    from importlib.resources import files
+
     return Path(str(files("catalyst") / "data" / "demo.jsonl"))
 
 
@@ -18,20 +19,24 @@ def register(app: typer.Typer) -> None:
         db: str = typer.Option("catalyst.duckdb", "--db", help="DuckDB log to create or extend"),
         policy: str = typer.Option("default", "--policy", "-p", help="policy file or shipped name"),
         out: Path = typer.Option(Path("catalyst-out/demo-verdicts.jsonl"), "--out", help="verdicts as JSONL"),
+        json_out: bool = typer.Option(False, "--json", help="print the results against the labels as JSON lines"),
     ) -> None:
         """Validate 300 bundled HaluEval answers (with context and labels), log them, queue reviews."""
-        from rich.table import Table
-
-        from catalyst.cli._ui import console
+        from catalyst.cli._paths import db_for_write
+        from catalyst.cli._ui import console, err, plain_table
         from catalyst.cli.validate import run_validate
         from catalyst.store import Store
 
+        db_for_write(db)  # before the banner: a bad --db is one error line, not a half-started demo
+        if json_out:
+            console = err  # stdout holds only the JSON
         data = demo_data()
         out.parent.mkdir(parents=True, exist_ok=True)
         console.rule("[bold]Catalyst demo")
         console.print(f"data    {data} (HaluEval sample, MIT; right and hallucinated answers, labelled)")
         console.print(f"policy  {policy}\nlog     {db}\n")
-        res = run_validate(data, policy, db, out, skip_bad=False, resume=False, batch_size=500)
+        res = run_validate(data, policy, db, out, skip_bad=False, resume=False, batch_size=500, rerun=True,
+                           quiet=json_out)
         store = Store(db, keep_open=False)
         rows = store.query("""
             WITH last AS (SELECT v.id, v.decision, v.confidence, i.label, v.policy FROM verdicts v
@@ -41,9 +46,15 @@ def register(app: typer.Typer) -> None:
                    count(*) FILTER (decision = 'review') AS review,
                    count(*) FILTER (decision = 'block') AS block
             FROM last GROUP BY label ORDER BY label DESC""", [res["policy"]])
-        t = Table(title="Against the labels (1 = right answer, 0 = hallucinated)", title_justify="left")
-        for col in ("label", "records", "mean confidence", "accept", "review", "block"):
-            t.add_column(col, justify="right")
+        if json_out:
+            import orjson
+
+            for r in rows:
+                typer.echo(orjson.dumps(r, default=str).decode())
+            return
+        t = plain_table("Against the labels (1 = right answer, 0 = hallucinated)",
+                        ["label", "records", "mean confidence", "accept", "review", "block"],
+                        right=("label", "records", "mean confidence", "accept", "review", "block"))
         for r in rows:
             t.add_row(str(r["label"]), str(r["n"]), f"{r['conf']:.3f}", str(r["accept"]), str(r["review"]),
                       str(r["block"]))

@@ -16,6 +16,9 @@ import re
 from pathlib import Path
 
 import typer
+import typer.main
+from typer._click import core as click  # typer vendors click
+from typer.core import TyperGroup
 
 from catalyst.errors import ConfigError
 
@@ -34,8 +37,9 @@ def _default_reviewer() -> str:
 
 
 def _need(db: Path) -> None:
-    if not Path(db).exists():
-        raise ConfigError(f"no Catalyst log at `{db}`; pass --db (the file `catalyst validate` writes)")
+    from catalyst.cli._paths import db_for_read
+
+    db_for_read(str(db))
 
 
 @review_app.callback()
@@ -51,6 +55,7 @@ def review(ctx: typer.Context,
                                            help="Open items older than this are flagged (default: the policy's, "
                                                 "else 24)."),
            policy: str = typer.Option(None, "--policy", help="Policy whose review.sla_hours applies."),
+           json_out: bool = typer.Option(False, "--json", help="--list: JSON lines instead of a table."),
            ) -> None:
     """Review the queued answers (terminal UI by default)."""
     if ctx.invoked_subcommand is not None:
@@ -70,32 +75,42 @@ def review(ctx: typer.Context,
 
     queue = ReviewQueue(Store(db, keep_open=False), lease_seconds=lease, sla_hours=sla_hours)
     if list_:
-        _print_queue(queue)
+        _print_queue(queue, json_out)
         return
     from catalyst.review._text import check_reviewer
 
     try:
-        from catalyst.review.tui import ReviewApp
+        from catalyst.review.tui import ReviewApp, require_terminal
     except ImportError as e:
         raise ConfigError(f"the terminal reviewer needs Textual ({e}); `pip install 'catalyst-guard[tui]'`, "
                           "or use `catalyst review --list` / `--web`") from None
 
+    require_terminal()
     app = ReviewApp(queue, check_reviewer(reviewer or _default_reviewer()))
-    app.run()
+    app.review()
     typer.echo(f"{len(app.decided)} decision(s) saved", err=True)
 
 
-def _print_queue(queue: object) -> None:
-    from rich.table import Table
+def _print_queue(queue: object, json_out: bool = False) -> None:
     from rich.text import Text
 
-    from catalyst.cli._ui import console
+    from catalyst.cli._ui import console, plain_table
     from catalyst.review._text import visible
 
+    rows = queue.items(limit=500)  # type: ignore[attr-defined]
+    if json_out:
+        import orjson
+
+        for r in rows:
+            typer.echo(orjson.dumps({"id": r.id, "status": r.status, "severity": r.severity,
+                                     "confidence": r.confidence, "age_hours": round(r.age_hours, 3),
+                                     "sla_breached": r.sla_breached, "held_by": r.claimed_by,
+                                     "thread": r.thread_id}).decode())
+        return
     counts = queue.counts()  # type: ignore[attr-defined]
-    t = Table("id", "status", "sev", "conf", "age h", "SLA", "held by", "thread",
-              title=" · ".join(f"{k} {v}" for k, v in counts.items()), title_justify="left")
-    for r in queue.items(limit=500):  # type: ignore[attr-defined]
+    t = plain_table(" · ".join(f"{k} {v}" for k, v in counts.items()),
+                    ["id", "status", "sev", "conf", "age h", "SLA", "held by", "thread"])
+    for r in rows:
         t.add_row(Text(visible(r.id)), r.status, str(r.severity), f"{r.confidence:.2f}", f"{r.age_hours:.1f}",
                   Text("BREACH", style="bold red") if r.sla_breached else "", Text(visible(r.claimed_by or "")),
                   Text(visible(r.thread_id or "")))
@@ -116,13 +131,12 @@ def labels(db: Path = _DB, all_: bool = typer.Option(False, "--all", help="Every
         for r in rows:
             typer.echo(orjson.dumps(r, default=str).decode())
         return
-    from rich.table import Table
     from rich.text import Text
 
-    from catalyst.cli._ui import console
+    from catalyst.cli._ui import console, plain_table
     from catalyst.review._text import visible
 
-    t = Table("id", "label", "action", "reviewer", "confidence", "decided at", "corrected output")
+    t = plain_table(None, ["id", "label", "action", "reviewer", "confidence", "decided at", "corrected output"])
     for r in rows:
         t.add_row(Text(visible(r["id"])), str(r["label"]), r["action"], Text(visible(r["reviewer"])),
                   f"{r['confidence']:.2f}" if r["confidence"] is not None else "", f"{r['decided_at']:%Y-%m-%d %H:%M}",
@@ -170,11 +184,27 @@ def resume(db: Path = _DB,
     typer.echo(f"{len(verdicts)} flow(s) resumed", err=True)
 
 
+class _LazyGroup(TyperGroup):
+    """``catalyst review token ...``: its commands (and the review package under them) are imported only when
+    used, so ``catalyst --help`` stays fast."""
+
+    def _real(self) -> click.Command:
+        try:
+            from catalyst.review.web.cli import token_app
+        except ImportError as e:
+            raise ConfigError(f"`catalyst review token` needs the web extra ({e.name} is missing): "
+                              "pip install 'catalyst-guard[web]'") from None
+        return typer.main.get_group(token_app)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._real().list_commands(ctx)  # type: ignore[attr-defined,no-any-return]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._real().get_command(ctx, cmd_name)  # type: ignore[attr-defined,no-any-return]
+
+
 def register(app: typer.Typer) -> None:
-    try:
-        from catalyst.review.web.cli import token_app
-    except ImportError:  # the web extra (fastapi) is not installed: the rest still works
-        pass
-    else:
-        review_app.add_typer(token_app, name="token")
+    review_app.add_typer(typer.Typer(cls=_LazyGroup, no_args_is_help=True,
+                                     help="Sign-in tokens for the web reviewer (`catalyst review --web`)."),
+                         name="token")
     app.add_typer(review_app, name="review")

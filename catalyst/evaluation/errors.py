@@ -5,13 +5,9 @@ All are :class:`catalyst.errors.UserError` subclasses, so the CLI prints one lin
 
 from __future__ import annotations
 
-from catalyst.errors import UserError
+from catalyst.errors import EvaluationError  # the tree's root lives in catalyst.errors
 
 __all__ = ["EvaluationError", "InvalidScoresError", "MissingLabelsError", "SingleClassError", "TooFewLabelsError"]
-
-
-class EvaluationError(UserError):
-    """Labelled data cannot be evaluated or calibrated as given."""
 
 
 class MissingLabelsError(EvaluationError):

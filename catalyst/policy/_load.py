@@ -84,7 +84,11 @@ def _to_yaml_path(path: tuple[Any, ...], raw: Any) -> tuple[Any, ...]:
 
 
 def _format_validation(e: ValidationError) -> tuple[str, tuple[Any, ...]]:
-    err = e.errors()[0]
+    return format_error(dict(e.errors()[0]))
+
+
+def format_error(err: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """One pydantic error of a policy → (message, path in the policy)."""
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     field = ".".join(str(p) for p in loc)
     msg = err["msg"].removeprefix("Value error, ")
@@ -117,11 +121,17 @@ def loads_policy(text: str, *, source: str = "<policy>") -> CompiledPolicy:
         raise PolicyError("a policy is a YAML mapping with at least `checks:`", where=source)
     where = _where_fn(source, lines, raw)
     try:
-        policy = Policy.model_validate(raw)
+        policy = Policy.model_validate(raw, context={"policy_dir": _folder(source)})
     except ValidationError as e:
         msg, loc = _format_validation(e)
         raise PolicyError(msg, where=where(loc)) from None
     return compile_policy(policy, source=source, where=where)
+
+
+def _folder(source: str) -> str | None:
+    """The policy file's folder (where relative ``plugins:`` paths start), if the source is a file."""
+    p = Path(source)
+    return str(p.resolve().parent) if p.is_file() else None
 
 
 def schema() -> dict[str, Any]:

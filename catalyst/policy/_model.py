@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 #: Keys of a check entry that configure the policy's use of the check, not the check itself.
 RESERVED_KEYS = ("weight", "on_fail", "costly", "as")
+
+
+def _import_plugin(spec: str, info: ValidationInfo) -> str:
+    """A ``plugins:`` entry is imported while the policy validates, so its checks exist when compiled."""
+    from catalyst import registry
+    from catalyst.errors import PluginError
+
+    try:  # relative paths start at the policy's folder (the loader passes it as validation context)
+        return registry.import_plugin(spec, base=(info.context or {}).get("policy_dir"))
+    except PluginError as e:  # a ValueError lets pydantic name the entry, and the loader its line
+        raise ValueError(str(e)) from None
 
 
 class CheckSpec(BaseModel):
@@ -114,6 +125,9 @@ class Policy(BaseModel):
 
     name: str = Field(default="policy", pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = ""
+    plugins: list[Annotated[str, AfterValidator(_import_plugin)]] = Field(
+        default_factory=list, description="modules (names, or .py paths relative to the policy) imported before "
+        "the checks are looked up: where your own `@catalyst.check` functions live")
     checks: list[CheckSpec] = Field(min_length=1)
     aggregate: Literal["weighted_mean", "min", "geometric_mean"] = "weighted_mean"
     thresholds: Thresholds = Field(default_factory=Thresholds)
@@ -156,7 +170,7 @@ class Policy(BaseModel):
         """Content that defines behaviour (description excluded), with check defaults resolved."""
         from catalyst import registry
 
-        data = self.model_dump(mode="json", exclude={"description"}, by_alias=True)
+        data = self.model_dump(mode="json", exclude={"description", "plugins"}, by_alias=True)  # where code lives
         for spec, out in zip(self.checks, data["checks"], strict=True):
             # invalid config is reported by compile; then hash what was written
             with contextlib.suppress(Exception):

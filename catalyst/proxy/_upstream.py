@@ -15,30 +15,17 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import orjson
 
+from catalyst.errors import UpstreamError  # defined in the one tree; re-exported here
 from catalyst.llm import LLMConfig, retry_after_seconds
 
 __all__ = ["UpstreamError", "error_of", "send"]
 
 RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
-
-
-@dataclass
-class UpstreamError(Exception):
-    """What to send back when the upstream failed: its own status and body when it answered, else 502/504."""
-
-    status: int
-    body: bytes
-    message: str
-    headers: dict[str, str]
-
-    def __str__(self) -> str:
-        return self.message
 
 
 def _error_body(message: str, etype: str) -> bytes:

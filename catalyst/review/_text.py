@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from catalyst.errors import UserError
+from catalyst.errors import InvalidTextError as InvalidTextError  # re-exported: the tree lives in catalyst.errors
+from catalyst.errors import ReviewError as ReviewError
 
 #: characters that reorder or hide text: bidi embeddings/overrides/isolates, zero-width joiners, BOM
 BIDI_AND_INVISIBLE = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"
@@ -23,14 +24,6 @@ MAX_REASON_CHARS = 2_000
 MAX_TAGS = 20
 REVIEWER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,63}$")
 TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,39}$")
-
-
-class ReviewError(UserError):
-    """A review action that cannot be done as asked; the message says why and what to do."""
-
-
-class InvalidTextError(ReviewError):
-    """Reviewer input that cannot be stored as given (too long, hidden or reordering characters)."""
 
 
 def _bad_char(text: str) -> tuple[int, str] | None:

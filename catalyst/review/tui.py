@@ -4,13 +4,18 @@ Left, the queue in priority order (severity, confidence, age; SLA breaches flagg
 reviewer holds: the question, the answer with the doubted spans highlighted, the context passages marked
 supporting / contradicting, and every check's score and reason. Keys: ``a`` approve, ``r`` reject,
 ``c`` correct (edit the answer, Enter to save, Esc to cancel), ``e`` escalate, ``s`` skip (release and
-take the next), ``g`` refresh, ``q`` quit. Every text is model or user input: it is rendered as plain
-``rich.Text`` (never markup) with hidden and direction characters shown as ``\\u202e`` escapes.
+take the next), ``g`` refresh, ``q`` quit. However the app ends (``q``, Ctrl-C, SIGTERM, an error) the held
+item is released at once; only a SIGKILL leaves it held until its lease expires. Started without a terminal
+(stdin or stdout redirected) it refuses with one error instead of waiting for keys. Every text is model or
+user input: it is rendered as plain ``rich.Text`` (never markup) with hidden and direction characters shown
+as ``\\u202e`` escapes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import signal
+import sys
 from typing import Any, ClassVar
 
 from rich.console import Group
@@ -21,6 +26,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from catalyst.errors import ConfigError
 from catalyst.review._text import visible
 from catalyst.review.item import ReviewItem
 from catalyst.review.queue import Claim, ReviewError, ReviewQueue
@@ -81,6 +87,18 @@ def item_renderable(item: ReviewItem, claim: Claim | None) -> Group:
     if row.reasons:
         parts.append(Text("\nWhy it is here: " + visible("; ".join(row.reasons)), style="italic"))
     return Group(*parts)
+
+
+def require_terminal(stdin: Any = None, stdout: Any = None) -> None:
+    """Refuse (one ``ConfigError``) when stdin or stdout is not a terminal: the app would wait for keys forever."""
+    for name, stream in (("stdin", stdin or sys.stdin), ("stdout", stdout or sys.stdout)):
+        try:
+            ok = stream.isatty()
+        except (AttributeError, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError(f"the terminal reviewer needs an interactive terminal, but {name} is not one; run it "
+                              "in a terminal, or use `catalyst review --list` (print the queue) or `--web`")
 
 
 class ReviewApp(App[None]):
@@ -222,8 +240,30 @@ class ReviewApp(App[None]):
         else:
             self.refresh_queue()
 
-    async def action_quit(self) -> None:
-        if self.claim is not None:  # give the held item back rather than leave it leased
+    def release_held(self) -> None:
+        """Give the held item back rather than leave it leased (safe to call twice)."""
+        claim, self.claim = self.claim, None
+        if claim is not None:
             with contextlib.suppress(ReviewError):
-                self.queue.release(self.claim.item_id, self.reviewer)
+                self.queue.release(claim.item_id, self.reviewer)
+
+    async def action_quit(self) -> None:
+        self.release_held()
         self.exit()
+
+    def on_unmount(self) -> None:
+        self.release_held()
+
+    def review(self) -> None:
+        """Run in this terminal; the held item is released however the app ends (SIGTERM included)."""
+        require_terminal()
+
+        def stop(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, stop)
+        try:
+            self.run()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            self.release_held()

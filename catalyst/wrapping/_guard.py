@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from catalyst import engine
+from catalyst.errors import RegenerateFailed  # defined in the one tree; re-exported here
 from catalyst.flow import Flow, Regenerate
 from catalyst.graph import arun_direct, run_direct
 from catalyst.records import CheckResult, Decision, Interaction, Verdict
@@ -29,14 +30,6 @@ __all__ = ["Guard", "RegenerateFailed"]
 
 #: name of the pseudo-check recorded when the model call itself failed
 MODEL_CALL = "model_call"
-
-
-class RegenerateFailed(Exception):
-    """Raised by a wrapper's ``regenerate`` when re-asking the model failed; carries the cause."""
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(f"{type(cause).__name__}: {cause}")
-        self.cause = cause
 
 
 class Guard:
