@@ -168,14 +168,16 @@ class _Plan:
             slots["input"] = texts.add(raw, known.get(("input", None), []))
         elif isinstance(raw, list):
             in_known = known.get(("input", None), [])
-            parts: list[tuple[int, Any]] = []
-            for i, content, off in _input_parts(raw):
-                if isinstance(content, list):
-                    parts.append((i, [(j, texts.add(str(p["text"]))) for j, p in enumerate(content)
-                                      if isinstance(p, dict) and isinstance(p.get("text"), str)]))
-                else:
-                    text = str(content)
-                    parts.append((i, texts.add(text, _shift(in_known, off, len(text)))))
+            offsets = {i: off for i, _, off in _input_parts(raw)}
+            parts: list[tuple[int, list[tuple[tuple[Any, ...], int]]]] = []
+            for i, msg in enumerate(raw):
+                leaves = []
+                for path, text in _strings(msg, ()):
+                    if path == ("role",):
+                        continue
+                    spans = _shift(in_known, offsets[i], len(text)) if path == ("content",) else []
+                    leaves.append((path, texts.add(text, spans)))  # content, its parts, tool-call arguments...
+                parts.append((i, leaves))
             slots["input"] = parts
         slots["output"] = texts.add(record.output, known.get(("output", None), []))
         slots["context"] = [texts.add(p, known.get(("context", i), [])) for i, p in enumerate(record.context)]
@@ -188,6 +190,7 @@ class _Plan:
             same = verdict.output == record.output
             delivered = texts.add(verdict.output, known.get(("output", None), []) if same else [])
         reasons = [texts.add(r) for r in verdict.reasons]
+        segment = [(path, texts.add(v)) for path, v in _strings(verdict.segment, ())]
         checks = []
         for c in verdict.checks:
             ev = [(texts.add(e.text) if e.text else None, texts.add(e.reason)) for e in c.evidence]
@@ -200,16 +203,10 @@ class _Plan:
         if isinstance(raw, str):
             new_input = out[slots["input"]]
         elif isinstance(raw, list):
-            new_input = [dict(m) if isinstance(m, dict) else m for m in raw]
-            for i, slot in slots["input"]:
-                msg = new_input[i]
-                if isinstance(slot, list):
-                    content = [dict(p) if isinstance(p, dict) else p for p in msg["content"]]
-                    for j, k in slot:
-                        content[j]["text"] = out[k]
-                    msg["content"] = content
-                elif isinstance(msg, dict) and "content" in msg:
-                    msg["content"] = out[slot] if isinstance(msg["content"], str) else msg["content"]
+            new_input = list(raw)
+            for i, leaves in slots["input"]:
+                if leaves:
+                    new_input[i] = _replace_strings(raw[i], {path: out[k] for path, k in leaves})
         metadata = record.metadata
         if meta_paths:
             metadata = _replace_strings(record.metadata, {path: out[k] for path, k in slots["metadata"]})
@@ -225,7 +222,9 @@ class _Plan:
                                                    "error": out[err] if err is not None else c.error}))
         new_verdict = verdict.model_copy(update={
             "output": out[delivered] if delivered is not None else None,
-            "reasons": [out[k] for k in reasons], "checks": new_checks})
+            "reasons": [out[k] for k in reasons], "checks": new_checks,
+            "segment": _replace_strings(verdict.segment, {path: out[k] for path, k in segment}) if segment
+            else verdict.segment})
         return new_record, new_verdict
 
     def _known(self, verdict: Verdict) -> dict[tuple[str, int | None], list[tuple[int, int, str]]]:

@@ -185,3 +185,20 @@ def test_webhook_payload_of_a_redacted_verdict_holds_no_planted_value(validated,
     notifier.close()
     assert receiver.bodies and orjson.loads(receiver.bodies[0])
     assert found_in(b"".join(receiver.bodies)) == []
+
+
+def test_chat_parts_tool_call_arguments_and_segments_are_masked() -> None:
+    msgs = [
+        {"role": "user", "content": [{"type": "text", "text": f"card {PLANTED['card']}"}]},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function",
+             "function": {"name": "lookup", "arguments": f'{{"key": "{PLANTED["aws_key"]}"}}'}}]},
+        {"role": "tool", "content": f"owner {PLANTED['email']}"},
+    ]
+    record = Interaction(input=msgs, output="Done.", metadata={"segment": {"owner": PLANTED["email"]}})
+    policy = planted_policy()
+    verdict = Validator(policy).validate(record)
+    r2, v2 = log_redactor(policy)(record, verdict)
+    assert found_in(dumped(r2, v2)) == []
+    assert r2.input[1]["tool_calls"][0]["function"]["name"] == "lookup"  # type: ignore[index]
+    assert r2.input[0]["content"][0]["type"] == "text"  # type: ignore[index]
