@@ -18,14 +18,12 @@
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -35,27 +33,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from _planted import PLANTED, POLICY_YAML, files_bytes, found_in, planted_policy, planted_record  # noqa: E402
 from _report import machine, markdown_table, show, write_section  # noqa: E402
+from _webhook import Receiver  # noqa: E402
 
 N_RECORDS = 20
-
-
-class _Receiver:
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.bodies.append(self.rfile.read(int(self.headers["content-length"])))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *a: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 def _written(tmp: Path, pairs: list[Any], name: str) -> dict[str, list[str]]:
@@ -71,13 +51,13 @@ def _written(tmp: Path, pairs: list[Any], name: str) -> dict[str, list[str]]:
     store.close()
     out = tmp / f"{name}.jsonl"
     out.write_text("".join(v.to_json() + "\n" for _, v in pairs))
-    rx = _Receiver()
+    rx = Receiver()
     notifier = Notifier([JsonWebhook(rx.url)], events=["block", "enqueue"])
     for r, v in pairs:
         notifier.on_verdict(r, v)
     notifier.flush(timeout=20)
     notifier.close()
-    rx.server.shutdown()
+    rx.close()
     return {"DuckDB file + .wal": found_in(files_bytes(db, db.with_name(db.name + ".wal")) + wal_open),
             "--out JSONL": found_in(out.read_bytes()), "webhook bodies": found_in(b"".join(rx.bodies))}
 

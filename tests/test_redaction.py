@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 
 import orjson
 import pytest
 from _planted import PLANTED, answer_text, files_bytes, found_in, planted_policy, planted_record
+from _webhook import Receiver
 
 from catalyst import Store, Validator
 from catalyst.errors import PolicyError
@@ -147,33 +146,11 @@ def test_duckdb_file_wal_and_jsonl_hold_no_planted_value(validated, tmp_path) ->
     assert len(found_in(files_bytes(raw, raw.with_name(raw.name + ".wal")))) >= len(PLANTED) - 2
 
 
-class _Receiver:
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        self.got = threading.Event()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.bodies.append(self.rfile.read(int(self.headers["content-length"])))
-                self.send_response(200)
-                self.end_headers()
-                outer.got.set()
-
-            def log_message(self, *a: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def receiver() -> Iterator[_Receiver]:
-    r = _Receiver()
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
     yield r
-    r.server.shutdown()
-    r.server.server_close()
+    r.close()
 
 
 def test_webhook_payload_of_a_redacted_verdict_holds_no_planted_value(validated, receiver) -> None:

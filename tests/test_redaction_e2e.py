@@ -6,55 +6,32 @@ policy webhook; the raw bytes of the DuckDB file, its WAL, the --out file and th
 
 from __future__ import annotations
 
-import http.server
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from _planted import POLICY_YAML, files_bytes, found_in, planted_record
+from _webhook import Receiver
 
 from catalyst import Store, Validator
 from catalyst.policy import loads_policy
 
 
-class _Receiver:
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        self.got = threading.Event()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.bodies.append(self.rfile.read(int(self.headers["content-length"])))
-                self.send_response(200)
-                self.end_headers()
-                outer.got.set()
-
-            def log_message(self, *a: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def receiver() -> Iterator[_Receiver]:
-    r = _Receiver()
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
     yield r
-    r.server.shutdown()
-    r.server.server_close()
+    r.close()
 
 
 def wal(db: Path) -> Path:
     return db.with_name(db.name + ".wal")
 
 
-def test_validator_with_a_store_and_a_webhook_keeps_no_planted_value(tmp_path: Path, receiver: _Receiver) -> None:
+def test_validator_with_a_store_and_a_webhook_keeps_no_planted_value(tmp_path: Path, receiver: Receiver) -> None:
     notify = f"review: {{notify: {{webhook: '{receiver.url}', events: [block, enqueue]}}}}\n"
     policy = loads_policy(POLICY_YAML + notify)
     db = tmp_path / "log.duckdb"
