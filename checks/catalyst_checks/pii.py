@@ -120,6 +120,7 @@ _DOB = re.compile(
 # matcher reads only the windows around such runs (in full mode, the whole text when one exists).
 _PHONE_CANDIDATE = re.compile(r"\d(?:[^\w\n]{0,3}\d){5,}")
 _PHONE_MARGIN = 12
+_PHONE_WINDOWS_FROM = 1000  # characters: below, one presidio call costs less than one per window
 #: Kinds whose last four characters evidence may show (they identify an account to its owner, not to others).
 _KEEP_LAST4 = frozenset({"CREDIT_CARD", "IBAN_CODE", "US_BANK_NUMBER"})
 
@@ -380,9 +381,10 @@ class Pii(Check):
 
     def _analyze(self, analyzer: Any, text: str, entities: list[str], art: Any) -> list[Any]:
         windows: list[tuple[int, int]] = []
-        if "PHONE_NUMBER" in entities and art is not None and not _PHONE_CANDIDATE.search(text):
-            entities = [e for e in entities if e != "PHONE_NUMBER"]
-        elif "PHONE_NUMBER" in entities and art is None:
+        if "PHONE_NUMBER" in entities and (art is not None or len(text) <= _PHONE_WINDOWS_FROM):
+            if not _PHONE_CANDIDATE.search(text):
+                entities = [e for e in entities if e != "PHONE_NUMBER"]
+        elif "PHONE_NUMBER" in entities:
             # no NLP context to enhance phone scores: the phone matcher reads only the windows around digit runs
             entities = [e for e in entities if e != "PHONE_NUMBER"]
             for m in _PHONE_CANDIDATE.finditer(text):
