@@ -10,7 +10,6 @@ Checks that score many records faster together (embedding models) override ``run
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import re
 from collections.abc import Callable, Sequence
@@ -20,7 +19,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from catalyst.errors import ConfigError
-from catalyst.records import CheckResult, Evidence, Interaction
+from catalyst.records import CheckResult, Evidence, Interaction, Replacement
 
 __all__ = ["Check", "CheckContext", "Regex", "check", "to_result"]
 
@@ -111,14 +110,15 @@ class Check(BaseModel):
     def is_async(cls) -> bool:
         return inspect.iscoroutinefunction(cls.run)
 
-    def result(self, score: float, *, evidence: list[Evidence] | None = None,
-               passed: bool | None = None, **details: Any) -> CheckResult:
-        """Build a result; ``passed`` defaults to ``score >= threshold``."""
+    def result(self, score: float, *, evidence: list[Evidence] | None = None, passed: bool | None = None,
+               replacement: Replacement | None = None, retry_hint: str | None = None, **details: Any) -> CheckResult:
+        """Build a result; ``passed`` defaults to ``score >= threshold``. ``replacement`` and ``retry_hint`` are
+        what the framework acts on; ``details`` are for people and reports."""
         score = min(1.0, max(0.0, float(score)))
         return CheckResult(
             name=self.name, score=score,
             passed=(score >= self.threshold) if passed is None else passed,
-            evidence=evidence or [], details=details,
+            evidence=evidence or [], details=details, replacement=replacement, retry_hint=retry_hint,
         )
 
 
@@ -160,19 +160,3 @@ def check(fn: Callable[..., Any] | None = None, *, name: str | None = None, cost
                               register_it=register, override=override)
 
     return wrap(fn) if fn is not None else wrap
-
-
-async def _maybe_await(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
-
-
-def run_async_in_loop(coro: Any) -> Any:
-    """Run a coroutine from sync code, also when called inside a running loop (notebooks)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as ex:
-        return ex.submit(asyncio.run, coro).result()

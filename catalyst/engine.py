@@ -130,7 +130,9 @@ async def _run_async_step(step: Step, batch: list[Item], services: dict[str, Any
 
 async def arun_checks(policy: CompiledPolicy, items: Sequence[Item], pick: str, services: dict[str, Any],
                       concurrency: int = 8) -> None:
-    """Run the ``pick`` ("cheap" or "costly") steps of each item's plan; async checks run concurrently."""
+    """Run the ``pick`` ("cheap" or "costly") steps of each item's plan; async checks run concurrently.
+
+    Sync checks are called directly, so without async checks this never waits (see ``catalyst._sync``)."""
     sync_groups: list[tuple[Step, list[Item]]] = []
     async_groups: list[tuple[Step, list[Item]]] = []
     for step, batch in _group(policy, items, pick).values():
@@ -141,17 +143,10 @@ async def arun_checks(policy: CompiledPolicy, items: Sequence[Item], pick: str, 
         await asyncio.gather(*(_run_async_step(s, b, services, concurrency) for s, b in async_groups))
 
 
-def run_checks(policy: CompiledPolicy, items: Sequence[Item], pick: str, services: dict[str, Any],
-               concurrency: int = 8) -> None:
-    """Sync path: sync checks are called directly; async ones (if any) share one event loop."""
-    groups = list(_group(policy, items, pick).values())
-    if all(not type(step.check).is_async() for step, _ in groups):
-        for step, batch in groups:
-            _run_sync_step(step, batch, services)
-        return
-    from catalyst.checks import run_async_in_loop
-
-    run_async_in_loop(arun_checks(policy, items, pick, services, concurrency))
+def has_async_checks(policy: CompiledPolicy) -> bool:
+    """Whether any plan of the policy has an ``async def run`` check (then a sync call needs an event loop)."""
+    plans = [policy.default, *(plan for _match, plan in policy.overrides)]
+    return any(type(step.check).is_async() for plan in plans for step in plan.steps)
 
 
 # -- deciding -------------------------------------------------------------------------------------
@@ -214,7 +209,7 @@ def decide(item: Item, policy: CompiledPolicy) -> None:
             broken = True
         elif r.name in rules:
             action = rules[r.name]
-            hint = r.details.get("retry_hint") if r.details else None  # what to tell the model on a re-ask
+            hint = r.retry_hint  # what to tell the model on a re-ask
             why = hint or (r.evidence[0].reason if r.evidence else f"score {r.score:.2f}")
             reasons.append(f"check `{r.name}` failed ({why}): {action.value}")
             if fired is None or SEVERITY[action] > SEVERITY[fired]:

@@ -15,9 +15,10 @@
     │   │   ├── InvalidTextError       reviewer text with hidden/reordering characters or too long
     │   │   └── ItemNotFoundError, NotHolderError, LeaseExpiredError, AlreadyDecidedError
     │   │                              (catalyst.review.queue)
-    │   └── EvaluationError            labelled data cannot be evaluated or calibrated as given
-    │       └── MissingLabelsError, SingleClassError, InvalidScoresError, TooFewLabelsError
-    │                                  (catalyst.evaluation.errors)
+    │   ├── EvaluationError            labelled data cannot be evaluated or calibrated as given
+    │   │   └── MissingLabelsError, SingleClassError, InvalidScoresError, TooFewLabelsError
+    │   │                              (catalyst.evaluation.errors)
+    │   └── NoDataError                the log holds no data for what was asked (empty log, empty window)
     └── RuntimeFailure                 something broke while running; the input may be fine        [exit 1]
         ├── CheckFailure               a check raised (the answer goes to review, never accept)
         ├── StoreError                 the DuckDB log could not be opened or written
@@ -124,6 +125,10 @@ class InvalidTextError(ReviewError):
 
 class EvaluationError(UserError):
     """Labelled data cannot be evaluated or calibrated as given."""
+
+
+class NoDataError(UserError):
+    """The log holds nothing to report on for the asked window, segment or run (monitoring)."""
 
 
 class RuntimeFailure(CatalystError):

@@ -25,11 +25,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from catalyst.records import Decision, Interaction, Verdict
+from catalyst.errors import ConfigError
+from catalyst.flow import Outcome
+from catalyst.records import Decision, Interaction
 from catalyst.store import Store
 from catalyst.validator import PolicyLike, Validator
 from catalyst.wrapping._chat import feedback_text, make_record
-from catalyst.wrapping._logwriter import LogWriter
+from catalyst.wrapping._guard import Guard
 
 __all__ = ["ValidationNode", "make_router", "route", "validation_node"]
 
@@ -50,32 +52,27 @@ def _input(value: Any) -> Any:
 
 
 class ValidationNode:
-    """The node (a callable ``state -> update``); see the module docstring. ``close()`` flushes the log."""
+    """The node (a callable ``state -> update``); see the module docstring. ``close()`` flushes the log.
+
+    It runs a :class:`~catalyst.wrapping.Guard`'s pipeline without handing the outcome over, and hands over
+    only final ones (a ``retry`` goes back to your graph first)."""
 
     def __init__(self, policy: PolicyLike = "default", *, output_key: str = "answer", input_key: str = "question",
                  context_key: str = "context", metadata_key: str | None = None,
                  store: Store | str | Path | None = None, validator: Validator | None = None,
                  prefix: str = "catalyst_", flush_interval: float = 1.0,
                  services: dict[str, Any] | None = None) -> None:
-        if validator is not None and validator.store is not None:
-            store = validator.store
-            validator = Validator(validator.policy, services=validator.flow.services)
-        # the node logs itself (only final verdicts), so the validator it runs has no store
-        self.validator = validator or Validator(policy, services=services)
-        st = Store(store) if isinstance(store, str | Path) else store
-        self.writer = LogWriter(st, interval=flush_interval) if st is not None else None
+        self.guard = Guard(policy, store=store, validator=validator, services=services, flush_interval=flush_interval)
         self.output_key, self.input_key, self.context_key = output_key, input_key, context_key
         self.metadata_key = metadata_key
         self.keys = {k: prefix + k for k in ("verdict", "decision", "feedback", "attempts", "record_id")}
 
     @property
-    def max_retries(self) -> int:
-        return int(self.validator.policy.policy.retry.max_retries)
+    def validator(self) -> Validator:
+        return self.guard.validator
 
     def _record(self, state: Mapping[str, Any]) -> Interaction:
         if self.output_key not in state:
-            from catalyst.errors import ConfigError
-
             raise ConfigError(f"validation node: the state has no `{self.output_key}`; pass output_key= naming the "
                               f"key that holds the answer (state keys: {', '.join(sorted(state))})")
         meta = state.get(self.metadata_key) if self.metadata_key else None
@@ -84,43 +81,42 @@ class ValidationNode:
         first_id = state.get(self.keys["record_id"])
         return rec.model_copy(update={"id": first_id}) if first_id else rec
 
-    def _finish(self, rec: Interaction, verdict: Verdict, attempts: int) -> dict[str, Any]:
+    def _finish(self, outcome: Outcome, attempts: int) -> dict[str, Any]:
         k = self.keys
-        if verdict.decision is Decision.RETRY and attempts <= self.max_retries:
+        rec, verdict = outcome.record, outcome.verdict
+        retry = self.validator.policy.policy.retry
+        if verdict.decision is Decision.RETRY and attempts <= retry.max_retries:
             return {k["verdict"]: verdict.model_dump(mode="json"), k["decision"]: "retry",
                     k["feedback"]: feedback_text(rec.output, verdict.reasons), k["attempts"]: attempts,
                     k["record_id"]: rec.id}
         update: dict[str, Any] = {"attempts": attempts}
-        if verdict.decision is Decision.RETRY:
-            retry = self.validator.policy.policy.retry
+        if verdict.decision is Decision.RETRY:  # the same fallback as the flow's decide node
             update["decision"] = Decision(retry.on_exhausted)
             update["reasons"] = [*verdict.reasons,
-                                 f"still failing after {self.max_retries} retries: {retry.on_exhausted}"]
+                                 f"still failing after {retry.max_retries} retries: {retry.on_exhausted}"]
         if attempts > 1:
             update["output"] = rec.output
         verdict = verdict.model_copy(update=update)
-        if self.writer is not None:
-            self.writer.put([(rec, verdict)])
+        self.guard.pipeline.deliver([Outcome(rec, verdict)])
         return {k["verdict"]: verdict.model_dump(mode="json"), k["decision"]: verdict.decision.value,
                 k["feedback"]: None, k["attempts"]: 0, k["record_id"]: None}
 
     def __call__(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        rec = self._record(state)
         attempts = int(state.get(self.keys["attempts"]) or 0) + 1
-        return self._finish(rec, self.validator.validate(rec), attempts)
+        [outcome] = self.guard.pipeline.run([self._record(state)], deliver=False)
+        return self._finish(outcome, attempts)
 
     async def acall(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """The async twin, for ``RunnableLambda(node, afunc=node.acall)`` when your checks are async."""
-        rec = self._record(state)
         attempts = int(state.get(self.keys["attempts"]) or 0) + 1
-        return self._finish(rec, await self.validator.avalidate(rec), attempts)
+        [outcome] = await self.guard.pipeline.arun([self._record(state)], deliver=False)
+        return self._finish(outcome, attempts)
 
     def flush(self) -> int:
-        return self.writer.flush() if self.writer is not None else 0
+        return self.guard.flush()
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        self.guard.close()
 
 
 def validation_node(policy: PolicyLike = "default", **kwargs: Any) -> ValidationNode:
@@ -134,8 +130,6 @@ def make_router(decision_key: str = "catalyst_decision") -> Callable[[Mapping[st
     def router(state: Mapping[str, Any]) -> str:
         decision = state.get(decision_key)
         if decision not in {d.value for d in Decision}:
-            from catalyst.errors import ConfigError
-
             raise ConfigError(f"router: state `{decision_key}` is {decision!r}; put the validation node before it")
         return str(decision)
 

@@ -26,6 +26,10 @@ from catalyst._gc import gc_paused
 from catalyst.jsonl import ReadStats, Rejected, read_records
 from catalyst.policy import CompiledPolicy
 
+# Start-up time: the CLI imports this module to start the fork server *before* anything heavy, so the flow
+# (pipeline, sink, store: LangGraph alone ~1 s) is imported inside the functions that run in the workers,
+# where the fork server's PRELOAD has already imported it.
+
 _worker: dict[str, Any] = {}
 
 
@@ -70,16 +74,21 @@ def _die_with_parent() -> None:
 def _init(policy_data: dict[str, Any], source: str | None, skip: frozenset[str], skip_bad: bool,
           want_lines: bool) -> None:
     _die_with_parent()
-    from catalyst.policy import Policy, compile_policy
+    from catalyst.policy import Policy, compile_policy  # see the start-up note at the top
 
     _worker.update(_state(compile_policy(Policy.model_validate(policy_data), source=source), skip, skip_bad,
                           want_lines))
 
 
 def _state(policy: CompiledPolicy, skip: frozenset[str], skip_bad: bool, want_lines: bool) -> dict[str, Any]:
-    from catalyst.validator import Validator
+    from catalyst.pipeline import Pipeline  # see the start-up note at the top
+    from catalyst.sink import LogSink
 
-    return {"validator": Validator(policy), "skip": skip, "skip_bad": skip_bad, "want_lines": want_lines}
+    # the worker's sink keeps what may be written (redacted) for the parent, the log's one writer, and
+    # sends the policy's notifications from here
+    sink = LogSink.for_policy(policy, None, keep=True)
+    return {"pipeline": Pipeline(policy, sink), "sink": sink, "skip": skip, "skip_bad": skip_bad,
+            "want_lines": want_lines}
 
 
 def _ready() -> bool:
@@ -91,17 +100,20 @@ def _work(first_line: int, raw_lines: list[bytes]) -> BatchResult:
 
 
 def _validate_chunk(state: dict[str, Any], first_line: int, raw_lines: list[bytes]) -> BatchResult:
-    from catalyst.store._store import to_arrow
+    from catalyst.store._store import to_arrow  # see the start-up note at the top
     from catalyst.summary import Summary
 
-    v = state["validator"]
+    pipeline = state["pipeline"]
     skip: frozenset[str] = state["skip"]
     stats = ReadStats()
     with gc_paused():
         records = list(read_records(raw_lines, skip_bad=state["skip_bad"], stats=stats, first_line=first_line))
         fresh = [r for r in records if r.id not in skip] if skip else records
-        verdicts = v._run_batch(fresh) if fresh else []
-        tables = to_arrow(list(zip(fresh, verdicts, strict=True))) if verdicts else None
+        if fresh:
+            pipeline.run_batch(fresh)
+        pairs = state["sink"].take()
+        verdicts = [v for _r, v in pairs]
+        tables = to_arrow(pairs) if pairs else None
         lines = b"".join(x.to_json().encode() + b"\n" for x in verdicts) if state["want_lines"] else b""
         summary = Summary()
         summary.add(verdicts)

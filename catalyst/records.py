@@ -130,8 +130,23 @@ class Evidence(BaseModel):
         return self
 
 
+class Replacement(BaseModel):
+    """Text a check wants used instead of a field: the ``output`` delivered to the caller (e.g. with personal
+    data redacted), or the ``input`` that is logged and sent on (a redacted question)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: Literal["output", "input"]
+    text: str
+
+
 class CheckResult(BaseModel):
-    """One check's result. ``score`` is a confidence in [0, 1]: higher means more trustworthy."""
+    """One check's result. ``score`` is a confidence in [0, 1]: higher means more trustworthy.
+
+    What a check asks the framework to *do* is typed, never a ``details`` key: ``replacement`` (deliver or log
+    other text) and ``retry_hint`` (what to tell the model when the answer is sent back). ``details`` is
+    for people and reports only.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -142,12 +157,14 @@ class CheckResult(BaseModel):
     ms: float = 0.0
     error: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    replacement: Replacement | None = None
+    retry_hint: str | None = Field(default=None, min_length=1, max_length=4000)
 
     @classmethod
     def fast(cls, name: str, score: float, passed: bool, evidence: list[Evidence] | None = None) -> CheckResult:
         """Build without validation, for checks on the hot path that know their values are in range."""
         return _construct(cls, {"name": name, "score": score, "passed": passed, "evidence": evidence or [],
-                                "ms": 0.0, "error": None, "details": {}})
+                                "ms": 0.0, "error": None, "details": {}, "replacement": None, "retry_hint": None})
 
 
 class Verdict(BaseModel):

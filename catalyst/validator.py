@@ -8,16 +8,17 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from catalyst import engine
 from catalyst._gc import gc_paused
-from catalyst.flow import Flow, FlowState, Regenerate
-from catalyst.graph import arun_direct, build_graph, run_direct
+from catalyst.flow import Flow, Regenerate, Sink
 from catalyst.jsonl import parse_record
+from catalyst.pipeline import Pipeline
 from catalyst.policy import CompiledPolicy, Policy, compile_policy, load_policy
 from catalyst.records import Interaction, Verdict
+from catalyst.sink import LogSink
 from catalyst.store import Store
 
 PolicyLike = CompiledPolicy | Policy | str | Path
+Answer = Interaction | dict[str, Any] | str
 
 
 def as_policy(policy: PolicyLike) -> CompiledPolicy:
@@ -33,6 +34,9 @@ class Validator:
 
     - ``validate(x)`` / ``await avalidate(x)``: one answer (a record, a dict, or the output string).
     - ``validate_many(xs)``: many; the flow runs once per batch of ``batch_size``, not once per record.
+    - With ``store=`` every verdict goes to the DuckDB log through a :class:`~catalyst.sink.LogSink`: it is
+      journaled before ``validate`` returns and in DuckDB within ``flush_interval`` seconds, and nothing is
+      lost when the script ends without ``close()``. ``sink=`` takes any :class:`~catalyst.flow.Sink` instead.
     - With ``checkpointer=`` the flow is durable and review *waits*: ``validate(x, thread_id=...)``
       returns the pending verdict; ``resume(thread_id, {"decision": "approve"})`` finishes it, from any
       process that opens the same checkpointer.
@@ -41,82 +45,54 @@ class Validator:
     def __init__(self, policy: PolicyLike = "default", *, store: Store | str | Path | None = None,
                  services: dict[str, Any] | None = None, regenerate: Regenerate | None = None,
                  checkpointer: Any = None, batch_size: int = 2000,
-                 on_verdict: Callable[[Interaction, Verdict], None] | None = None) -> None:
-        self.policy = as_policy(policy)
-        self.store = Store(store) if isinstance(store, str | Path) else store
+                 on_verdict: Callable[[Interaction, Verdict], None] | None = None,
+                 flush_interval: float = 1.0, sink: Sink | None = None) -> None:
+        compiled = as_policy(policy)
+        st = Store(store) if isinstance(store, str | Path) else store
+        if sink is None:
+            sink = LogSink.for_policy(compiled, st, flush_interval=flush_interval, on_verdict=on_verdict)
+        self.pipeline = Pipeline(compiled, sink, services=services, regenerate=regenerate, checkpointer=checkpointer)
+        self.store = st
         self.batch_size = batch_size
-        self.flow = Flow(policy=self.policy, store=self.store, services=dict(services or {}),
-                         regenerate=regenerate, on_verdict=on_verdict)
-        self._graph: Any = None
-        self._checkpointer = checkpointer
-        self._interactive: Any = None
 
-    # -- graphs ----------------------------------------------------------------------------------
+    @property
+    def policy(self) -> CompiledPolicy:
+        return self.pipeline.policy
+
+    @property
+    def sink(self) -> Sink:
+        return self.pipeline.sink
+
+    @property
+    def flow(self) -> Flow:
+        return self.pipeline.flow
+
     @property
     def graph(self) -> Any:
         """The compiled LangGraph graph for batches (no checkpointer: review items are enqueued)."""
-        if self._graph is None:
-            self._graph = build_graph(self.flow)
-        return self._graph
+        return self.pipeline.graph
 
     @property
     def interactive_graph(self) -> Any:
-        if self._interactive is None:
-            if self._checkpointer is None:
-                from catalyst.errors import ConfigError
-
-                raise ConfigError("waiting for review needs `Validator(..., checkpointer=...)`")
-            flow = Flow(**{**self.flow.__dict__, "interactive": True})
-            self._interactive = build_graph(flow, checkpointer=self._checkpointer)
-        return self._interactive
+        return self.pipeline.interactive_graph
 
     # -- one answer ------------------------------------------------------------------------------
-    def validate(self, answer: Interaction | dict[str, Any] | str, *, thread_id: str | None = None) -> Verdict:
+    def validate(self, answer: Answer, *, thread_id: str | None = None) -> Verdict:
         """Validate one answer. With ``thread_id`` (and a checkpointer) a review waits for a person."""
         rec = parse_record(answer)
         if thread_id is not None:
-            return self._validate_interactive(rec, thread_id)
-        state = run_direct(self.flow, {"items": engine.make_items([rec])})
-        return state["verdicts"][0]
+            return self.pipeline.run_waiting(rec, thread_id).verdict
+        return self.pipeline.run([rec])[0].verdict
 
-    async def avalidate(self, answer: Interaction | dict[str, Any] | str) -> Verdict:
-        rec = parse_record(answer)
-        state = await arun_direct(self.flow, {"items": engine.make_items([rec])})
-        return state["verdicts"][0]
-
-    def _validate_interactive(self, rec: Interaction, thread_id: str) -> Verdict:
-        config = {"configurable": {"thread_id": thread_id}}
-        # durability="exit": checkpoint only where the flow stops (the interrupt), not after every node,
-        # whose state still holds per-run check contexts (services such as model clients)
-        out = self.interactive_graph.invoke({"items": engine.make_items([rec])}, config, durability="exit")
-        if not out.get("verdicts") and self.store is not None:
-            # the flow waits: link its review item to this thread so a queue decision can resume it
-            from catalyst.review.queue import link_thread
-
-            link_thread(self.store, rec.id, thread_id)
-        return self._verdict_or_pending(out, config)
+    async def avalidate(self, answer: Answer) -> Verdict:
+        return (await self.pipeline.arun([parse_record(answer)]))[0].verdict
 
     def resume(self, thread_id: str, decision: dict[str, Any]) -> Verdict:
         """Answer a waiting review: ``{"decision": "approve"|"reject"|"correct"|"escalate", ...}``."""
-        from langgraph.types import Command
-
-        config = {"configurable": {"thread_id": thread_id}}
-        out = self.interactive_graph.invoke(Command(resume=decision), config, durability="exit")
-        return self._verdict_or_pending(out, config)
-
-    def _verdict_or_pending(self, out: dict[str, Any], config: dict[str, Any]) -> Verdict:
-        if out.get("verdicts"):
-            if self.store is not None:
-                self.store.flush()
-            return out["verdicts"][0]
-        snap = self.interactive_graph.get_state(config)
-        items = snap.values["items"]
-        v = items[0].verdict or engine.to_verdict(items[0], self.policy)
-        return v
+        return self.pipeline.resume(thread_id, decision).verdict
 
     # -- many answers ----------------------------------------------------------------------------
-    def iter_batches(self, answers: Iterable[Interaction | dict[str, Any] | str],
-                     batch_size: int | None = None) -> Iterator[list[Verdict]]:
+    def iter_batches(self, answers: Iterable[Answer], batch_size: int | None = None) -> Iterator[list[Verdict]]:
         """Validate in batches, yielding each batch's verdicts after it ran (one graph invocation each)."""
         size = batch_size or self.batch_size
         it = iter(answers)
@@ -125,38 +101,34 @@ class Validator:
                 batch = [parse_record(a) for a in itertools.islice(it, size)]
                 if not batch:
                     return
-                verdicts = self._run_batch(batch)
+                verdicts = [o.verdict for o in self.pipeline.run_batch(batch)]
             yield verdicts
 
-    def _run_batch(self, records: list[Interaction]) -> list[Verdict]:
-        state: FlowState = self.graph.invoke({"items": engine.make_items(records)})
-        return state["verdicts"]
-
-    def validate_many(self, answers: Iterable[Interaction | dict[str, Any] | str], *,
-                      batch_size: int | None = None) -> list[Verdict]:
+    def validate_many(self, answers: Iterable[Answer], *, batch_size: int | None = None) -> list[Verdict]:
+        """Validate many answers; the log has every verdict when this returns."""
         out: list[Verdict] = []
         for verdicts in self.iter_batches(answers, batch_size):
             out.extend(verdicts)
-        if self.store is not None:
-            self.store.flush()
+        self.sink.flush()
         return out
 
-    async def avalidate_many(self, answers: Iterable[Interaction | dict[str, Any] | str], *,
-                             batch_size: int | None = None) -> list[Verdict]:
+    async def avalidate_many(self, answers: Iterable[Answer], *, batch_size: int | None = None) -> list[Verdict]:
         size = batch_size or self.batch_size
         records = [parse_record(a) for a in answers]
         out: list[Verdict] = []
         for i in range(0, len(records), size):
-            state = await self.graph.ainvoke({"items": engine.make_items(records[i:i + size])})
-            out.extend(state["verdicts"])
-        if self.store is not None:
-            await asyncio.to_thread(self.store.flush)
+            out.extend(o.verdict for o in await self.pipeline.arun_batch(records[i:i + size]))
+        await asyncio.to_thread(self.sink.flush)
         return out
 
     # -- lifecycle -------------------------------------------------------------------------------
+    def flush(self) -> int:
+        """Write every verdict taken so far to the log now (the sink also does it on its own schedule)."""
+        return self.sink.flush()
+
     def close(self) -> None:
-        if self.store is not None:
-            self.store.close()
+        """Flush and release the log (also done at interpreter exit)."""
+        self.sink.close()
 
     def __enter__(self) -> Validator:
         return self

@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     from catalyst import Interaction
-    from catalyst.checks import CheckContext, run_async_in_loop
+    from catalyst._sync import run_async_in_loop
+    from catalyst.checks import CheckContext
     from catalyst.llm import LLM, LLMConfig
     from catalyst.validator import Validator
     from catalyst_checks.logprob import LogprobConfidence

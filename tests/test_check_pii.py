@@ -81,10 +81,11 @@ def test_redact_passes_and_carries_redacted_text() -> None:
     text = "Hi, I'm Daniel Whitaker, my SSN is 536-22-8147 and my email is dan.whitaker@outlook.com."
     r = Pii(action="redact").run(ctx(text))
     assert r.passed
-    red = r.details["redacted"]
+    assert r.replacement is not None and r.replacement.field == "output"
+    red = r.replacement.text
     assert "536-22-8147" not in red and "dan.whitaker@outlook.com" not in red and "Whitaker" not in red
     assert "<EMAIL_ADDRESS>" in red and "<US_SSN>" in red
-    masked = Pii(action="redact", operator="mask", mode="patterns").run(ctx(text)).details["redacted"]
+    masked = Pii(action="redact", operator="mask", mode="patterns").run(ctx(text)).replacement.text
     assert "536-22-8147" not in masked and "*" in masked
 
 

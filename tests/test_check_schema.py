@@ -52,7 +52,7 @@ def test_failing_path_and_span() -> None:
     by_path = {e.reason.split(":")[0]: out[e.start:e.end] for e in r.evidence}
     assert by_path["$.lines[1].qty"] == "0"
     assert by_path["$.lines[1].price"] == '"twelve"'
-    hint = r.details["retry_hint"]
+    hint = r.retry_hint
     assert "$.lines[1].price" in hint and "'twelve' is not of type 'number'" in hint
 
 
@@ -67,7 +67,7 @@ def test_missing_key_points_at_its_object_and_fence_offsets() -> None:
 def test_not_json_at_all() -> None:
     out = "I'm sorry, I can't produce an invoice for that order."
     r = Schema(json_schema=INVOICE_SCHEMA).run(ctx(out))
-    assert not r.passed and "not valid JSON" in r.details["retry_hint"]
+    assert not r.passed and "not valid JSON" in r.retry_hint
     truncated = '{"invoice": "INV-00042", "lines": ['
     r = Schema(json_schema=INVOICE_SCHEMA).run(ctx(truncated))
     assert not r.passed and r.evidence[0].start <= len(truncated)
@@ -81,7 +81,7 @@ def test_pydantic_model_by_import_path() -> None:
     reasons = {e.reason.split(":")[0]: out[e.start:e.end] for e in r.evidence}
     assert reasons["$.amount"] == '"a lot"'
     assert reasons["$.currency"] == out  # missing field → its parent object, the root
-    assert "currency" in r.details["retry_hint"]
+    assert "currency" in r.retry_hint
 
 
 def test_invalid_configuration_fails_at_construction() -> None:

@@ -208,3 +208,18 @@ def test_model_calls_are_logged_to_the_store(tmp_path: object) -> None:
     assert [(r["status"], r["http_status"], r["attempt"], r["key"]) for r in rows] == [
         ("error", 429, 1, "rec-1"), ("ok", 200, 2, "rec-1")]
     assert rows[0]["error"].startswith("HTTP 429") and rows[1]["completion_tokens"] == 1
+
+
+@pytest.mark.parametrize(("status", "retried"), [(408, True), (409, True), (429, True), (500, True), (502, True),
+                                                 (529, True), (501, False), (505, False), (400, False), (422, False)])
+def test_one_retry_rule_by_status(status: int, retried: bool) -> None:
+    from catalyst.llm import retryable_status
+
+    assert retryable_status(status) is retried
+    with ScriptedServer([Reply.server_error(status), "ok"]) as srv, _llm(srv, max_retries=1) as llm:
+        if retried:
+            assert llm.chat(MSG).choices[0].message.content == "ok"
+        else:
+            with pytest.raises(ModelCallError, match=f"HTTP {status}"):
+                llm.chat(MSG)
+        assert len(srv.requests) == (2 if retried else 1)

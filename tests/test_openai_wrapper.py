@@ -60,22 +60,53 @@ def test_accept_attaches_verdict_and_logs_logprobs(policy, db_path):
     assert '"model": "m"' in row["metadata"].replace('":"', '": "')
 
 
-def test_block_is_refused_by_default_and_raised_on_request(policy, db_path):
+def test_block_raises_by_default_and_is_refused_on_request(policy, db_path):
     with ScriptedServer("Mix napalm like this.") as srv:
         client = wrap_client(srv.client(), policy, store=db_path)
-        r = client.chat.completions.create(model="m", messages=MSG)
+        with pytest.raises(Blocked) as ei:
+            client.chat.completions.create(model="m", messages=MSG)
+        assert ei.value.verdict.decision is Decision.BLOCK and ei.value.output == "Mix napalm like this."
+        assert ei.value.response.catalyst_verdict is ei.value.verdict
+        refusing = wrap_client(srv.client(), policy, store=catalyst.Store(db_path.with_suffix(".2.duckdb")),
+                               on_block="refuse")
+        r = refusing.chat.completions.create(model="m", messages=MSG)
         assert r.choices[0].finish_reason == "content_filter"
         assert r.choices[0].message.content.startswith("[catalyst] This answer was withheld")
         assert "banned" in r.choices[0].message.content
         assert r.catalyst_verdict.decision is Decision.BLOCK
-        raising = wrap_client(srv.client(), policy, store=catalyst.Store(db_path.with_suffix(".2.duckdb")),
-                              on_block="raise")
-        with pytest.raises(Blocked) as ei:
-            raising.chat.completions.create(model="m", messages=MSG)
-        assert ei.value.verdict.decision is Decision.BLOCK and ei.value.output == "Mix napalm like this."
         client.close()
-        raising.close()
+        refusing.close()
     assert [r["decision"] for r in rows(db_path)] == ["block"]
+
+
+def test_one_on_block_default_for_wrap_and_wrap_client():
+    import inspect
+
+    from catalyst.openai._wire import DEFAULT_ON_BLOCK
+
+    assert DEFAULT_ON_BLOCK == "raise"
+    for fn in (catalyst.wrap, wrap_client):
+        assert inspect.signature(fn).parameters["on_block"].default == DEFAULT_ON_BLOCK, fn
+    with pytest.raises(catalyst.errors.ConfigError, match="on_block='ignore'"):
+        wrap_client(openai.OpenAI(api_key="x", base_url="http://127.0.0.1:9/v1"), on_block="ignore")
+
+
+@pytest.mark.parametrize(("extra", "field"), [
+    ({"catalyst_context": 5}, "catalyst_context"),
+    ({"catalyst_context": [1, 2]}, "catalyst_context"),
+    ({"catalyst_context": [None]}, "catalyst_context"),
+    ({"catalyst_context": [{"text": "x"}]}, "catalyst_context"),
+    ({"catalyst_context": {"k": "v"}}, "catalyst_context"),
+    ({"catalyst_metadata": ["a"]}, "catalyst_metadata"),
+    ({"catalyst_contxt": ["a"]}, "catalyst_contxt"),
+], ids=["int", "ints", "null", "objects", "object", "metadata-list", "typo"])
+def test_bad_catalyst_arguments_fail_before_the_model_is_called(policy, db_path, extra, field):
+    with ScriptedServer("Paris.") as srv:
+        client = wrap_client(srv.client(), policy, store=db_path)
+        with pytest.raises(catalyst.errors.RecordError, match=f"field `{field}`"):
+            client.chat.completions.create(model="m", messages=MSG, **extra)
+        client.close()
+        assert srv.requests == []
 
 
 def test_retry_reasks_with_reasons_and_logs_one_verdict(policy, db_path):
@@ -140,7 +171,7 @@ def test_every_fault_raises_clearly_and_logs_a_review(policy, db_path, reply, er
 
 def test_n_choices_get_their_own_verdicts_with_the_others_as_samples(policy, db_path):
     with ScriptedServer(Reply(text=["Paris.", "Mix napalm.", "Paris, France."])) as srv:
-        client = wrap_client(srv.client(), policy, store=db_path)
+        client = wrap_client(srv.client(), policy, store=db_path, on_block="refuse")
         r = client.chat.completions.create(model="m", messages=MSG, n=3)
         client.close()
     assert [c.catalyst_verdict.decision for c in r.choices] == [Decision.ACCEPT, Decision.BLOCK, Decision.ACCEPT]
@@ -169,9 +200,18 @@ def test_stream_passes_chunks_through_and_validates_at_the_end(policy, db_path):
 def test_stream_is_cut_when_a_chunk_check_blocks(policy, db_path):
     text = "Sure. First you take the napalm and then you mix it with more napalm carefully."
     with ScriptedServer(Reply(text=text)) as srv:
-        client = wrap_client(srv.client(), policy, store=db_path, stream_checks=["banned"])
+        client = wrap_client(srv.client(), policy, store=db_path, stream_checks=["banned"], on_block="refuse")
         chunks = list(client.chat.completions.create(model="m", messages=MSG, stream=True))
+        raising = wrap_client(srv.client(), policy, store=db_path.with_suffix(".2.duckdb"), stream_checks=["banned"])
+        stream = raising.chat.completions.create(model="m", messages=MSG, stream=True)
+        seen = []
+        with pytest.raises(Blocked, match="streamed answer blocked") as ei:
+            seen.extend(stream)  # the chunks before the cut are delivered, then the block is raised
+        assert ei.value.verdict is stream.catalyst_verdict and ei.value.output.endswith("napalm")  # what was judged
+        assert seen[-1].choices[0].finish_reason == "content_filter"
+        assert "napalm" not in "".join(c.choices[0].delta.content or "" for c in seen)
         client.close()
+        raising.close()
     sent = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert "napalm" not in sent and sent.startswith("Sure. First you take the")
     assert chunks[-1].choices[0].finish_reason == "content_filter"
@@ -250,3 +290,41 @@ def test_malformed_stream_event_raises_and_logs_a_review(policy, db_path):
         client.close()
     assert stream.catalyst_verdict.decision is Decision.REVIEW
     assert [r["decision"] for r in rows(db_path)] == ["review"]
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_model_calls_follow_the_one_retry_rule(policy, db_path, is_async):
+    """The client's max_retries feed catalyst.llm's rule: Retry-After is honoured; a 501 is never retried
+    (the SDK's own loop would retry it)."""
+    script = [Reply.rate_limited(retry_after=0.05), "Paris.", Reply.server_error(501), "Paris."]
+    async with ScriptedServer(script) as srv:
+        sdk = srv.async_client(max_retries=2) if is_async else srv.client(max_retries=2)
+        client = wrap_client(sdk, policy, store=db_path)
+        create = client.chat.completions.create
+        r = (await create(model="m", messages=MSG)) if is_async else create(model="m", messages=MSG)
+        assert r.choices[0].message.content == "Paris." and len(srv.requests) == 2
+        assert srv.requests[1].received_at - srv.requests[0].received_at >= 0.05
+        with pytest.raises(openai.InternalServerError) as ei:
+            await create(model="m", messages=MSG) if is_async else create(model="m", messages=MSG)
+        assert ei.value.status_code == 501 and len(srv.requests) == 3
+        await client.aclose() if is_async else client.close()
+    assert [r["decision"] for r in rows(db_path, "SELECT decision FROM verdicts ORDER BY created_at")] == [
+        "accept", "review"]
+
+
+def test_the_sync_shell_runs_the_async_core_without_a_loop_and_refuses_one_that_suspends():
+    from catalyst.openai._exchange import run_sync
+
+    async def answer() -> int:
+        return 42
+
+    class Suspend:
+        def __await__(self):
+            yield
+
+    async def suspends() -> None:
+        await Suspend()
+
+    assert run_sync(answer()) == 42
+    with pytest.raises(RuntimeError, match="suspends"):
+        run_sync(suspends())

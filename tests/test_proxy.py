@@ -174,7 +174,7 @@ def test_checks_in_threads_and_retry_from_a_thread(upstream, db_path):
     with serve_in_thread(upstream.url, policy=POLICY, db=db_path, inline_below_ms=0.0) as px, \
             openai.OpenAI(base_url=px.url, api_key="k", max_retries=0) as c:
         r = c.chat.completions.create(model="m", messages=MSG)
-        assert px.proxy._inline() is False
+        assert px.proxy.inline() is False
     assert r.choices[0].message.content == "Paris." and r.catalyst["attempts"] == 2
     assert [(x["decision"], x["attempts"]) for x in logged(db_path)] == [("accept", 2)]
 
@@ -195,3 +195,21 @@ def test_malformed_event_in_upstream_stream_is_an_error_event_and_a_review(clien
     proxy.stop()
     [row] = logged(db_path)
     assert row["decision"] == "review" and "JSONDecodeError" in row["reasons"]
+
+
+def test_a_client_that_hangs_up_mid_stream_still_gets_its_answer_judged(upstream, db_path):
+    upstream.script = Reply(text="one two three four five six seven eight", chunk_delay=0.05)
+    with serve_in_thread(upstream.url, policy=POLICY, db=db_path, flush_interval=30) as px:
+        with httpx.Client(timeout=10) as http, http.stream(
+                "POST", f"{px.url}/chat/completions", json={"model": "m", "messages": MSG, "stream": True}) as r:
+            for line in r.iter_lines():
+                if '"content":"one"' in line.replace(" ", ""):
+                    break  # hang up after the first word
+        deadline = time.monotonic() + 10
+        health = px.url.removesuffix("/v1") + "/healthz"
+        while httpx.get(health).json()["pending_verdicts"] == 0 and time.monotonic() < deadline:
+            pass  # the server notices the hang-up on its own loop; no sleep
+    [row] = logged(db_path)
+    meta = json.loads(row["metadata"])
+    assert meta["stopped_by_caller"] is True and row["output"].startswith("one") and row["output"] != \
+        "one two three four five six seven eight"

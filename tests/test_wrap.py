@@ -196,3 +196,16 @@ def test_wrap_inside_a_running_loop_with_sync_function(policy):
         return catalyst.wrap(lambda q: "Fine answer.", policy=policy)("q")
 
     assert asyncio.run(main()).accepted
+
+
+def test_guard_logs_failures_as_review_with_the_error(db_path):
+    from catalyst.records import Interaction
+    from catalyst.wrapping import Guard
+
+    g = Guard("default", store=db_path, flush_interval=0)
+    v = g.log_failure(Interaction(input="q", output=""), TimeoutError("upstream timed out"))
+    assert v.decision is Decision.REVIEW and v.checks[0].name == "model_call"
+    g.close()
+    with catalyst.Store(db_path) as s:
+        [row] = s.query("SELECT v.decision, c.error FROM verdicts v JOIN check_results c USING (verdict_id)")
+    assert row == {"decision": "review", "error": "TimeoutError: upstream timed out"}

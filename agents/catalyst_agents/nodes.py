@@ -1,7 +1,9 @@
 """Node functions. Each takes the flow (bound by the graph builder) and the state, and returns an update.
 
 Every node works on the whole batch, so a batch of 1,000 records costs one graph invocation, not 1,000.
-Nodes with I/O have an async twin; the sync and async flows share everything else.
+Nodes are written once, as ``async def``; the sync flow drives the same coroutines (``catalyst._sync``).
+No node writes the log: the pipeline hands the outcomes to its sink, except ``enqueue``, which must make a
+review item durable (with its waiting thread) before the flow stops for a person.
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ import inspect
 import time
 from typing import Any
 
+from langgraph.config import get_config
+from langgraph.types import interrupt
+
 from catalyst import engine
-from catalyst.flow import Flow, FlowState
+from catalyst.flow import Flow, FlowState, Outcome
 from catalyst.records import Decision
 
 
@@ -28,14 +33,8 @@ def _provisional(flow: Flow, items: list[engine.Item]) -> FlowState:
     return {}
 
 
-def screen(flow: Flow, state: FlowState) -> FlowState:
+async def screen(flow: Flow, state: FlowState) -> FlowState:
     """Cheap checks, in one batch per check, on items not yet screened (new or retried)."""
-    items = _fresh(state)
-    engine.run_checks(flow.policy, items, "cheap", flow.services, flow.concurrency)
-    return _provisional(flow, items)
-
-
-async def ascreen(flow: Flow, state: FlowState) -> FlowState:
     items = _fresh(state)
     await engine.arun_checks(flow.policy, items, "cheap", flow.services, flow.concurrency)
     return _provisional(flow, items)
@@ -45,29 +44,21 @@ def after_screen(flow: Flow, state: FlowState) -> str:
     return "escalate" if any(engine.needs_escalation(flow.policy, it) for it in state["items"]) else "decide"
 
 
-def _doubtful(flow: Flow, state: FlowState) -> list[engine.Item]:
+async def escalate(flow: Flow, state: FlowState) -> FlowState:
+    """Costly checks (sampling, LLM judge...) only for the answers the cheap ones left in doubt."""
     items = [it for it in state["items"] if engine.needs_escalation(flow.policy, it)]
     for it in items:
         it.escalated = True
-    return items
-
-
-def escalate(flow: Flow, state: FlowState) -> FlowState:
-    """Costly checks (sampling, LLM judge...) only for the answers the cheap ones left in doubt."""
-    engine.run_checks(flow.policy, _doubtful(flow, state), "costly", flow.services, flow.concurrency)
+    await engine.arun_checks(flow.policy, items, "costly", flow.services, flow.concurrency)
     return {}
 
 
-async def aescalate(flow: Flow, state: FlowState) -> FlowState:
-    await engine.arun_checks(flow.policy, _doubtful(flow, state), "costly", flow.services, flow.concurrency)
-    return {}
-
-
-def decide(flow: Flow, state: FlowState) -> FlowState:
+async def decide(flow: Flow, state: FlowState) -> FlowState:
     """Aggregate + calibrate → confidence and decision; a retry with no attempts left falls back."""
     retry = flow.policy.policy.retry
     for it in state["items"]:
         engine.decide(it, flow.policy)
+        _replace_input(it)
         if it.decision is Decision.RETRY and flow.regenerate is not None and it.attempts > retry.max_retries:
             it.decision = Decision(retry.on_exhausted)
             it.reasons.append(f"still failing after {retry.max_retries} retries: {retry.on_exhausted}")
@@ -83,47 +74,33 @@ def after_decide(flow: Flow, state: FlowState) -> str:
     return "log"
 
 
-def _retry_items(state: FlowState) -> list[engine.Item]:
-    return [it for it in state["items"] if it.decision is Decision.RETRY]
-
-
-def _reset(it: engine.Item, output: str) -> None:
-    it.record = it.record.model_copy(update={"output": output})
-    it.results = []
-    it.escalated = False
-    it.attempts += 1
-    it.delivered = output
-
-
-def retry(flow: Flow, state: FlowState) -> FlowState:
+async def retry(flow: Flow, state: FlowState) -> FlowState:
     """Re-ask the model with the reasons; the new answer goes back to screening."""
     assert flow.regenerate is not None
-    for it in _retry_items(state):
-        out = flow.regenerate(it.record, list(it.reasons))
-        if inspect.isawaitable(out):
-            raise TypeError("regenerate is async; use avalidate() or pass a sync function")
-        _reset(it, str(out))
-    return {}
-
-
-async def aretry(flow: Flow, state: FlowState) -> FlowState:
-    assert flow.regenerate is not None
-    for it in _retry_items(state):
+    for it in state["items"]:
+        if it.decision is not Decision.RETRY:
+            continue
         out = flow.regenerate(it.record, list(it.reasons))
         if inspect.isawaitable(out):
             out = await out
-        _reset(it, str(out))
+        it.record = it.record.model_copy(update={"output": str(out)})
+        it.results = []
+        it.escalated = False
+        it.attempts += 1
+        it.delivered = str(out)
     return {}
 
 
-def enqueue(flow: Flow, state: FlowState) -> FlowState:
-    """Before waiting for a person: log the pending verdicts, which puts them in the review queue."""
+async def enqueue(flow: Flow, state: FlowState) -> FlowState:
+    """Before waiting for a person: the pending verdicts go to the sink with this run's thread, and are made
+    durable — the review item and its thread link in one transaction, so a decision can always resume it."""
+    thread_id = get_config().get("configurable", {}).get("thread_id")
+    pending = [Outcome(it.record, engine.to_verdict(it, flow.policy, delivered(it)), thread_id=thread_id, final=False)
+               for it in state["items"] if it.decision is Decision.REVIEW]
     for it in state["items"]:
         it._ctx = None  # the per-run check context (and its services) must not go into the checkpoint
-    if flow.store is not None:
-        pending = [it for it in state["items"] if it.decision is Decision.REVIEW]
-        flow.store.add((it.record, engine.to_verdict(it, flow.policy, _delivered(it))) for it in pending)
-        flow.store.flush()
+    flow.sink.put(pending)
+    flow.sink.flush()
     return {}
 
 
@@ -132,10 +109,8 @@ REVIEW_OUTCOMES = {"approve": Decision.ACCEPT, "correct": Decision.ACCEPT, "reje
                    "escalate": Decision.REVIEW}
 
 
-def review(flow: Flow, state: FlowState) -> FlowState:
+async def review(flow: Flow, state: FlowState) -> FlowState:
     """Wait for a reviewer (LangGraph ``interrupt``); resume with ``{"decision": ..., "output": ...}``."""
-    from langgraph.types import interrupt
-
     for it in state["items"]:
         if it.decision is not Decision.REVIEW:
             continue
@@ -157,35 +132,37 @@ def review(flow: Flow, state: FlowState) -> FlowState:
     return {}
 
 
-def _delivered(it: engine.Item) -> str | None:
+def _replace_input(it: engine.Item) -> None:
+    """A check that replaced the input (a redacted question): that is the input logged and sent on (re-asked)."""
+    for r in it.results:
+        rep = r.replacement
+        if rep is not None and rep.field == "input" and rep.text != it.record.input_text:
+            it.record = it.record.model_copy(update={"input": rep.text})
+
+
+def delivered(it: engine.Item) -> str | None:
     """The verdict carries the output only when it differs from what came in (retried, corrected, redacted)."""
     if it.delivered is not None:
         return it.delivered
     for r in it.results:
-        red = r.details.get("redacted") if r.details else None
-        if isinstance(red, str):
-            return red
+        rep = r.replacement
+        if rep is not None and rep.field == "output":
+            return rep.text
     return None
 
 
-def log(flow: Flow, state: FlowState) -> FlowState:
-    """Turn items into verdicts and buffer them in the log (the caller decides when to flush)."""
-    verdicts = [engine.to_verdict(it, flow.policy, _delivered(it)) for it in state["items"]]
-    if flow.store is not None:
-        flow.store.add(zip((it.record for it in state["items"]), verdicts, strict=True))
-    if flow.on_verdict is not None:
-        for it, v in zip(state["items"], verdicts, strict=True):
-            flow.on_verdict(it.record, v)
-    return {"verdicts": verdicts}
+async def log(flow: Flow, state: FlowState) -> FlowState:
+    """Turn items into verdicts (the pipeline hands them to its sink once the flow has finished)."""
+    return {"verdicts": [engine.to_verdict(it, flow.policy, delivered(it)) for it in state["items"]]}
 
 
-#: name → (sync node, async node or None when the sync one serves both)
-NODES: dict[str, tuple[Any, Any]] = {
-    "screen": (screen, ascreen),
-    "escalate": (escalate, aescalate),
-    "decide": (decide, None),
-    "retry": (retry, aretry),
-    "enqueue": (enqueue, None),
-    "review": (review, None),
-    "log": (log, None),
+#: name → (node, whether it may wait on I/O: async checks or an async re-ask)
+NODES: dict[str, tuple[Any, bool]] = {
+    "screen": (screen, True),
+    "escalate": (escalate, True),
+    "decide": (decide, False),
+    "retry": (retry, True),
+    "enqueue": (enqueue, False),
+    "review": (review, False),
+    "log": (log, False),
 }

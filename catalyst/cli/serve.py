@@ -17,12 +17,17 @@ def register(app: typer.Typer) -> None:
         flush_interval: float = typer.Option(1.0, "--flush-interval", min=0.0,
                                              help="seconds between log writes; a crash loses at most this much"),
         timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="seconds per upstream attempt"),
-        max_retries: int = typer.Option(2, "--max-retries", min=0, help="upstream retries on 429/5xx/timeouts"),
+        max_retries: int = typer.Option(2, "--max-retries", min=0,
+                                        help="upstream retries on 408/409/429/5xx (not 501/505), timeouts and "
+                                             "dropped connections (catalyst.llm's retry rule)"),
         stream_checks: str = typer.Option("", "--stream-checks",
                                           help="comma-separated checks (block rules) run on stream chunks to cut "
                                                "a stream off, e.g. denylist,secrets"),
         retry: bool = typer.Option(True, "--retry/--no-retry", help="re-ask upstream on `retry` decisions"),
         evidence: bool = typer.Option(False, "--evidence", help="include evidence spans in the `catalyst` field"),
+        max_body_bytes: int = typer.Option(4 << 20, "--max-body-bytes", min=1024,
+                                           help="largest request body accepted (bytes); a larger one gets a 413 "
+                                                "before it is read or sent upstream"),
     ) -> None:
         """Validate every answer of an OpenAI-compatible endpoint: point your app's base_url here."""
         try:
@@ -37,7 +42,7 @@ def register(app: typer.Typer) -> None:
         from catalyst.cli._ui import console
 
         cfg = ProxyConfig(upstream=upstream, policy=policy, db=db, flush_interval=flush_interval, timeout=timeout,
-                          max_retries=max_retries, retry=retry, evidence=evidence,
+                          max_retries=max_retries, retry=retry, evidence=evidence, max_body_bytes=max_body_bytes,
                           stream_checks=[s.strip() for s in stream_checks.split(",") if s.strip()])
         app_ = create_app(cfg)  # fails now (bad policy, bad URL, locked log), before listening
         app_.state.proxy.open_log()

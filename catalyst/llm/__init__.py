@@ -9,10 +9,11 @@ own ``llm:`` config). Failures raise :class:`catalyst.errors.ModelCallError`; a 
 :class:`catalyst.errors.ModelBudgetExceeded`; the engine turns either into a review with the reason.
 """
 
-from catalyst.llm._client import LLM, CallRecord, Usage, retry_after_seconds
+from catalyst.llm._client import LLM, CallRecord, Usage
 from catalyst.llm._config import LLMConfig
 from catalyst.llm._log import ModelCallLog
 from catalyst.llm._resolve import as_llm, resolve_llm, shared_llm
+from catalyst.llm._retry import Retryable, RetryRule, retry_after_seconds, retryable_status, sdk_failure
 
-__all__ = ["LLM", "CallRecord", "LLMConfig", "ModelCallLog", "Usage", "as_llm", "resolve_llm", "retry_after_seconds",
-           "shared_llm"]
+__all__ = ["LLM", "CallRecord", "LLMConfig", "ModelCallLog", "RetryRule", "Retryable", "Usage", "as_llm", "resolve_llm",
+           "retry_after_seconds", "retryable_status", "sdk_failure", "shared_llm"]

@@ -1,9 +1,10 @@
 """The model client: the official ``openai`` SDK behind one retry policy, a concurrency limit and budgets.
 
-- **One retry policy.** The SDK's own retries are off (``max_retries=0``); ``tenacity`` retries 429,
-  5xx, 408/409, timeouts, dropped connections and unparseable bodies with exponential backoff plus
-  jitter, and waits what ``Retry-After`` asks (a wait longer than ``retry_after_max`` or the call's
-  ``deadline`` fails at once instead of sleeping). Anything else (400, 401, 404...) fails at once.
+- **One retry policy**, :mod:`catalyst.llm._retry`'s (the proxy uses the same): the SDK's own retries are
+  off (``max_retries=0``); ``tenacity`` retries 408, 409, 429, 5xx but 501/505, timeouts, dropped
+  connections and unparseable bodies with exponential backoff plus jitter, and waits what ``Retry-After``
+  asks (a wait longer than ``retry_after_max`` or the call's ``deadline`` fails at once instead of
+  sleeping). Anything else (400, 401, 404...) fails at once.
 - **Timeouts.** ``timeout`` bounds each attempt; ``deadline`` bounds the call, retries included.
 - **Concurrency.** A semaphore caps calls in flight per client, for sync and async callers alike.
 - **Budgets per verdict.** Calls made with ``key=<record id>`` count against ``budget_calls``
@@ -20,24 +21,19 @@ loop-bound async client would leak its connections).
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import functools
-import math
-import random
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
-from tenacity.stop import stop_base
-
 from catalyst.errors import ModelBudgetExceeded, ModelCallError
 from catalyst.llm._config import LLMConfig
+from catalyst.llm._retry import Retryable, RetryRule, sdk_failure, short
 
 __all__ = ["LLM", "CallRecord", "Usage"]
 
@@ -75,52 +71,13 @@ class CallRecord:
     error: str | None = None
 
 
-class _StopWhen(stop_base):
-    """A tenacity stop strategy from a predicate (so it composes with ``|``)."""
-
-    def __init__(self, predicate: Callable[[RetryCallState], bool]) -> None:
-        self.predicate = predicate
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        return self.predicate(retry_state)
-
-
-class _Retryable(Exception):
-    """An attempt failed in a way worth retrying; ``retry_after`` is what the server asked for."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, http_status: int | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.http_status = http_status
-
-
 @dataclass(slots=True)
 class _Call:
     endpoint: str
     model: str
     key: str | None
-    started: float = field(default_factory=time.monotonic)
+    rule: RetryRule
     attempts: int = 0
-
-
-def retry_after_seconds(headers: Any) -> float | None:
-    """Seconds asked for by ``retry-after-ms`` / ``retry-after`` (number or HTTP date), or None."""
-    if headers is None:
-        return None
-    for name, div in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        raw = headers.get(name)
-        if raw is None:
-            continue
-        try:
-            v = float(raw) / div
-        except ValueError:
-            parsed = email.utils.parsedate_tz(raw) if div == 1.0 else None
-            if parsed is None:
-                continue
-            v = email.utils.mktime_tz(parsed) - time.time()
-        if math.isfinite(v):
-            return max(0.0, v)
-    return None
 
 
 class LLM:
@@ -270,55 +227,17 @@ class LLM:
         return await asyncio.get_running_loop().run_in_executor(pool, fn)
 
     def _call(self, endpoint: str, model: str | None, key: str | None, **params: Any) -> Any:
-        call = _Call(endpoint=endpoint, model=self.config.require_model(model), key=key)
-        cfg = self.config
-        retrying = Retrying(
-            retry=retry_if_exception(lambda e: isinstance(e, _Retryable)),
-            stop=stop_after_attempt(cfg.max_retries + 1) | _StopWhen(self._stop_on_long_wait),
-            wait=self._wait,
-            reraise=True,
-        )
+        call = _Call(endpoint=endpoint, model=self.config.require_model(model), key=key, rule=RetryRule(self.config))
         try:
-            return retrying(self._attempt, call, params)
+            return call.rule.run(self._attempt, call, params)
         except ModelCallError:
             raise
-        except _Retryable as e:
+        except Retryable as e:
             raise ModelCallError(self._failure(call, str(e))) from e
 
     def _failure(self, call: _Call, why: str) -> str:
         return (f"model call to {self.base_url} (model `{call.model}`, {call.endpoint}) failed after "
                 f"{call.attempts} attempt{'s' if call.attempts != 1 else ''}: {why}")
-
-    def _remaining(self, call: _Call) -> float:
-        if self.config.deadline is None:
-            return math.inf
-        return self.config.deadline - (time.monotonic() - call.started)
-
-    def _backoff(self, state: RetryCallState) -> float:
-        # exponential with additive jitter (what tenacity's wait_exponential_jitter does, without its
-        # version-dependent signature): initial * 2^(n-1) + U(0, initial), capped at backoff_max
-        cfg = self.config
-        exp = cfg.backoff_initial * 2 ** (state.attempt_number - 1)
-        return min(cfg.backoff_max, exp + random.uniform(0, cfg.backoff_initial))
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        ra = getattr(exc, "retry_after", None)
-        wait = ra if ra is not None else self._backoff(state)
-        call: _Call = state.args[0]
-        return max(0.0, min(wait, self._remaining(call)))
-
-    def _stop_on_long_wait(self, state: RetryCallState) -> bool:
-        """Stop at once when the server asks for a wait we will not make, or the deadline is spent."""
-        exc = state.outcome.exception() if state.outcome else None
-        call: _Call = state.args[0]
-        ra = getattr(exc, "retry_after", None)
-        remaining = self._remaining(call)
-        if isinstance(exc, _Retryable) and ra is not None and (ra > self.config.retry_after_max or ra >= remaining):
-            limit = "retry_after_max" if ra > self.config.retry_after_max else "the call's deadline"
-            exc.args = (f"{exc.args[0]}; Retry-After {ra:g}s is past {limit}",)
-            return True
-        return remaining - state.upcoming_sleep <= 0.01
 
     def _attempt(self, call: _Call, params: dict[str, Any]) -> Any:
         call.attempts += 1
@@ -327,14 +246,14 @@ class LLM:
         except ModelBudgetExceeded as e:
             self._emit(call, 0.0, "budget", error=str(e))
             raise
-        timeout = min(self.config.timeout, max(0.05, self._remaining(call)))
+        timeout = call.rule.attempt_timeout()
         if not self._sem.acquire(timeout=timeout):
             self._emit(call, 0.0, "error", error="concurrency limit wait timed out")
-            raise _Retryable(f"waited {timeout:.1f}s for one of {self.config.concurrency} concurrent call slots")
+            raise Retryable(f"waited {timeout:.1f}s for one of {self.config.concurrency} concurrent call slots")
         t0 = time.perf_counter()
         try:
             resp = self._send(call, params, timeout)
-        except _Retryable as e:
+        except Retryable as e:
             self._emit(call, (time.perf_counter() - t0) * 1000, "error", error=str(e), http_status=e.http_status)
             raise
         except ModelCallError as e:
@@ -357,27 +276,19 @@ class LLM:
                 resp = client.chat.completions.create(model=call.model, **params)
             else:
                 resp = client.completions.create(model=call.model, **params)
-        except openai.APIStatusError as e:
-            status = e.status_code
-            msg = f"HTTP {status}: {_short(e.message)}"
-            if status == 429 or status >= 500 or status in (408, 409):
-                raise _Retryable(msg, retry_after=retry_after_seconds(e.response.headers), http_status=status) from e
-            raise ModelCallError(self._failure(call, msg + _hint(status))) from e
-        except openai.APITimeoutError as e:
-            raise _Retryable(f"timed out after {timeout:.2f}s") from e
-        except openai.APIConnectionError as e:
-            raise _Retryable(f"connection failed: {_short(str(e.__cause__ or e))}") from e
-        except ValueError as e:  # the body was not JSON (the SDK parses lazily and raises JSONDecodeError)
-            raise _Retryable(f"response body is not valid JSON: {_short(str(e))}") from e
-        except openai.OpenAIError as e:
-            raise ModelCallError(self._failure(call, _short(str(e)))) from e
         except Exception as e:
-            if type(e).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "h11"):
-                raise _Retryable(f"transport error: {type(e).__name__}: {_short(str(e))}") from e
+            again = sdk_failure(e, timeout)
+            if again is not None:
+                raise again from e
+            if isinstance(e, openai.APIStatusError):
+                raise ModelCallError(self._failure(call, f"HTTP {e.status_code}: {short(e.message)}"
+                                                         + _hint(e.status_code))) from e
+            if isinstance(e, openai.OpenAIError):
+                raise ModelCallError(self._failure(call, short(str(e)))) from e
             raise
         choices = getattr(resp, "choices", None)
         if not isinstance(choices, list) or not choices:
-            raise _Retryable("response has no `choices`; the endpoint did not answer like OpenAI")
+            raise Retryable("response has no `choices`; the endpoint did not answer like OpenAI")
         return resp
 
     def _emit(self, call: _Call, ms: float, status: str, *, error: str | None = None, prompt_tokens: int = 0,
@@ -397,11 +308,6 @@ def _usage_of(resp: Any) -> tuple[int, int]:
     if u is None:
         return 0, 0
     return int(getattr(u, "prompt_tokens", 0) or 0), int(getattr(u, "completion_tokens", 0) or 0)
-
-
-def _short(s: str, n: int = 300) -> str:
-    s = " ".join(str(s).split())
-    return s if len(s) <= n else s[: n - 1] + "…"
 
 
 def _hint(status: int) -> str:

@@ -9,143 +9,144 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from catalyst.errors import Blocked, ConfigError
+from catalyst.errors import ConfigError
+from catalyst.llm import LLMConfig, Retryable, RetryRule, sdk_failure
+from catalyst.openai._exchange import AsyncRegenerate, complete, run_sync, sync_regenerate
 from catalyst.openai._stream import AsyncValidatedStream, ChunkChecker, ValidatedStream, chunk_steps
-from catalyst.records import Decision, Interaction, Verdict
+from catalyst.openai._wire import (
+    DEFAULT_ON_BLOCK,
+    Request,
+    attach,
+    blocked,
+    check_on_block,
+    deliver,
+    describe_failure,
+)
+from catalyst.records import Interaction, Verdict
 from catalyst.store import Store
 from catalyst.validator import PolicyLike, Validator
-from catalyst.wrapping import Guard, RegenerateFailed
-from catalyst.wrapping._chat import (
-    choice_logprobs,
-    choice_text,
-    make_record,
-    refusal_text,
-    response_choices,
-    retry_messages,
-)
+from catalyst.wrapping import Guard, OnBlock
+from catalyst.wrapping._chat import choice_text, response_choices
 
 __all__ = ["wrap_client"]
 
 
 class _Options:
     def __init__(self, guard: Guard, on_block: str, stream_checks: Sequence[str], retry: bool) -> None:
-        if on_block not in ("raise", "refuse", "return"):
-            raise ConfigError(f"on_block={on_block!r}; use 'refuse' (default), 'raise' or 'return'")
         self.guard = guard
-        self.on_block = on_block
+        self.on_block = check_on_block(on_block)
         self.steps = chunk_steps(guard.policy, list(stream_checks))
         self.retry = retry
 
-
-def _split(kwargs: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
-    """Take Catalyst's own keyword arguments out of a ``create`` call: (messages, context, metadata)."""
-    context = kwargs.pop("catalyst_context", None)
-    meta = dict(kwargs.pop("catalyst_metadata", None) or {})
-    sent_meta = kwargs.get("metadata")
-    if context is None and isinstance(sent_meta, dict) and sent_meta.get("catalyst_context"):
-        context = [str(sent_meta["catalyst_context"])]
-    if kwargs.get("model"):
-        meta.setdefault("model", kwargs["model"])
-    messages = kwargs.get("messages")
-    if messages is None:
-        raise ConfigError("chat.completions.create needs `messages=`")
-    return messages, context, meta
+    def finish(self, response: Any, verdicts: list[Verdict]) -> Any:
+        """Deliver (retried, redacted or refused text), attach the verdicts, raise on a block if asked to."""
+        deliver(response, verdicts, self.on_block)
+        attach(response, verdicts, "catalyst_verdict", lambda v: v)
+        if self.on_block == "raise":
+            err = blocked(verdicts, [choice_text(c) for c in response_choices(response)], response)
+            if err is not None:
+                raise err
+        return response
 
 
-def _records(response: Any, messages: Any, context: Any, meta: dict[str, Any]) -> list[Interaction]:
-    choices = response_choices(response)
-    texts = [choice_text(c) for c in choices]
-    return [make_record(messages, texts[i], context=context, logprobs=choice_logprobs(c), metadata=meta,
-                        samples=[t for j, t in enumerate(texts) if j != i]) for i, c in enumerate(choices)]
+def retry_config(client: Any) -> LLMConfig:
+    """catalyst.llm's retry rule with the SDK client's own settings: its ``max_retries`` and ``timeout``, the
+    SDK's backoff range (0.5 s doubling up to 8 s) and ``Retry-After`` honoured up to 60 s."""
+    t = client.timeout
+    timeout = float(t) if isinstance(t, int | float) else float(getattr(t, "read", None) or 600.0)
+    return LLMConfig(max_retries=min(20, int(client.max_retries)), timeout=timeout, deadline=None,
+                     backoff_initial=0.5, backoff_max=8.0, retry_after_max=60.0, budget_calls=None,
+                     budget_tokens=None)
 
 
-def _apply(response: Any, verdicts: list[Verdict], on_block: str) -> Any:
-    """Attach verdicts (``response.catalyst_verdict``, ``choice.catalyst_verdict``) and act on blocks."""
-    choices = response_choices(response)
-    for choice, v in zip(choices, verdicts, strict=False):
-        choice.catalyst_verdict = v
-        if v.decision is Decision.BLOCK and on_block == "refuse":
-            choice.message.content = refusal_text(v)
-            choice.finish_reason = "content_filter"
-        elif v.output is not None and choice.message is not None:
-            choice.message.content = v.output  # retried or redacted text
-    response.catalyst_verdict = verdicts[0] if verdicts else None
-    if on_block == "raise":
-        blocked = [v for v in verdicts if v.decision is Decision.BLOCK]
-        if blocked:
-            v = blocked[0]
-            raise Blocked(f"answer blocked by policy `{v.policy}`: {'; '.join(v.reasons[:3])}", verdict=v,
-                          output=choice_text(choices[verdicts.index(v)]), response=response)
-    return response
+class _SyncIO:
+    """The exchange's outside world for the sync SDK: each ``async`` method only reaches sync code (it never
+    suspends, so :func:`run_sync` can drive it). Model calls run under catalyst.llm's retry rule (the SDK's
+    own retries are off for them); the last attempt's SDK exception is raised as is."""
+
+    def __init__(self, create: Any, guard: Guard, rule: LLMConfig) -> None:
+        self.create = create
+        self.guard = guard
+        self.rule = rule
+
+    async def _call(self, body: dict[str, Any]) -> Any:
+        return self.create(**body)
+
+    async def _attempt(self, body: dict[str, Any]) -> Any:
+        try:
+            response = await self._call(body)
+        except Exception as e:
+            again = sdk_failure(e)
+            if again is not None:
+                raise again from e
+            raise
+        if not body.get("stream") and not response_choices(response):
+            err = ValueError("the model answered without any choice")
+            raise Retryable(str(err), result=err)
+        return response
+
+    async def _retried(self, body: dict[str, Any]) -> Any:
+        return RetryRule(self.rule).run(lambda: run_sync(self._attempt(body)))
+
+    async def send(self, body: dict[str, Any]) -> Any:
+        try:
+            return await self._retried(body)
+        except Retryable as e:
+            err: BaseException = e.result
+            err.__suppress_context__ = True
+            raise err from err.__cause__
+
+    async def check(self, records: list[Interaction], regenerate: AsyncRegenerate | None) -> list[Verdict]:
+        return self.guard.check(records, sync_regenerate(regenerate))
+
+    async def fail(self, record: Interaction, error: BaseException) -> Verdict:
+        return self.guard.log_failure(record, describe_failure(error))
+
+
+class _AsyncIO(_SyncIO):
+    async def _call(self, body: dict[str, Any]) -> Any:
+        return await self.create(**body)
+
+    async def _retried(self, body: dict[str, Any]) -> Any:
+        return await RetryRule(self.rule).arun(self._attempt, body)
+
+    async def check(self, records: list[Interaction], regenerate: AsyncRegenerate | None) -> list[Verdict]:
+        return await self.guard.acheck(records, regenerate)
 
 
 class _Completions:
-    def __init__(self, inner: Any, opts: _Options) -> None:
+    """``chat.completions`` with a validated ``create``; the sync shell around :func:`complete`."""
+
+    _io_cls: type[_SyncIO] = _SyncIO
+
+    def __init__(self, inner: Any, opts: _Options, rule: LLMConfig) -> None:
         self._inner = inner
         self._opts = opts
+        self._io = self._io_cls(inner.create, opts.guard, rule)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def _regenerate(self, kwargs: dict[str, Any], holder: list[Any]) -> Any:
-        def regen(rec: Interaction, reasons: list[str]) -> str:
-            try:
-                resp = self._inner.create(**{**kwargs, "messages": retry_messages(kwargs["messages"], rec.output,
-                                                                                  reasons)})
-            except Exception as e:
-                raise RegenerateFailed(e) from e
-            holder[0] = resp
-            return choice_text(response_choices(resp)[0])
-        return regen
+    def _stream(self, request: Request, upstream: Any, cls: Any) -> Any:
+        return cls(upstream, request, self._io, ChunkChecker(self._opts.steps), self._opts.on_block)
 
     def create(self, **kwargs: Any) -> Any:
-        messages, context, meta = _split(kwargs)
-        opts = self._opts
-        if kwargs.get("stream"):
-            return ValidatedStream(self._inner.create(**kwargs), opts.guard, messages, context, meta,
-                                   ChunkChecker(opts.steps), opts.on_block)
-        try:
-            response = self._inner.create(**kwargs)
-        except Exception as e:
-            opts.guard.log_failure(make_record(messages, "", context=context,
-                                               metadata={**meta, "error": f"{type(e).__name__}: {e}"}), e)
-            raise
-        records = _records(response, messages, context, meta)
-        holder = [response]
-        regen = self._regenerate(kwargs, holder) if opts.retry and len(records) == 1 else None
-        verdicts = opts.guard.check(records, regen)
-        return _apply(holder[0], verdicts, opts.on_block)
+        request = Request.parse(kwargs)
+        if request.stream:
+            return self._stream(request, run_sync(self._io.send(request.body)), ValidatedStream)
+        return self._opts.finish(*run_sync(complete(request, self._io, retry=self._opts.retry)))
 
 
 class _AsyncCompletions(_Completions):
-    def _aregenerate(self, kwargs: dict[str, Any], holder: list[Any]) -> Any:
-        async def regen(rec: Interaction, reasons: list[str]) -> str:
-            try:
-                resp = await self._inner.create(**{**kwargs, "messages": retry_messages(kwargs["messages"],
-                                                                                        rec.output, reasons)})
-            except Exception as e:
-                raise RegenerateFailed(e) from e
-            holder[0] = resp
-            return choice_text(response_choices(resp)[0])
-        return regen
+    """The async shell around the same :func:`complete`."""
+
+    _io_cls = _AsyncIO
 
     async def create(self, **kwargs: Any) -> Any:  # type: ignore[override]
-        messages, context, meta = _split(kwargs)
-        opts = self._opts
-        if kwargs.get("stream"):
-            return AsyncValidatedStream(await self._inner.create(**kwargs), opts.guard, messages, context, meta,
-                                        ChunkChecker(opts.steps), opts.on_block)
-        try:
-            response = await self._inner.create(**kwargs)
-        except Exception as e:
-            opts.guard.log_failure(make_record(messages, "", context=context,
-                                               metadata={**meta, "error": f"{type(e).__name__}: {e}"}), e)
-            raise
-        records = _records(response, messages, context, meta)
-        holder = [response]
-        regen = self._aregenerate(kwargs, holder) if opts.retry and len(records) == 1 else None
-        verdicts = await opts.guard.acheck(records, regen)
-        return _apply(holder[0], verdicts, opts.on_block)
+        request = Request.parse(kwargs)
+        if request.stream:
+            return self._stream(request, await self._io.send(request.body), AsyncValidatedStream)
+        return self._opts.finish(*await complete(request, self._io, retry=self._opts.retry))
 
 
 class _Chat:
@@ -165,7 +166,8 @@ class ValidatedClient:
         self._client = client
         self.guard = opts.guard
         comp_cls = _AsyncCompletions if is_async else _Completions
-        self.chat = _Chat(client.chat, comp_cls(client.chat.completions, opts))
+        quiet = client.with_options(max_retries=0)  # retries are catalyst.llm's rule's, with the client's settings
+        self.chat = _Chat(client.chat, comp_cls(quiet.chat.completions, opts, retry_config(client)))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -199,8 +201,8 @@ class ValidatedClient:
 
 
 def wrap_client(client: Any, policy: PolicyLike = "default", *, store: Store | str | Path | None = None,
-                validator: Validator | None = None, on_block: str = "refuse", stream_checks: Sequence[str] = (),
-                retry: bool = True, services: dict[str, Any] | None = None,
+                validator: Validator | None = None, on_block: OnBlock = DEFAULT_ON_BLOCK,
+                stream_checks: Sequence[str] = (), retry: bool = True, services: dict[str, Any] | None = None,
                 flush_interval: float = 1.0) -> ValidatedClient:
     """Wrap an ``openai.OpenAI`` or ``openai.AsyncOpenAI``.
 
@@ -208,12 +210,20 @@ def wrap_client(client: Any, policy: PolicyLike = "default", *, store: Store | s
     ``choice.catalyst_verdict`` (each choice; with ``n > 1`` the other choices are the samples). Extra
     keyword arguments: ``catalyst_context=[passages]``, ``catalyst_metadata={...}``.
 
-    - ``on_block``: ``"refuse"`` replaces a blocked answer with a refusal and ``finish_reason=
-      "content_filter"``; ``"raise"`` raises :class:`~catalyst.errors.Blocked`; ``"return"`` leaves it.
+    Catalyst's own arguments are checked before anything is sent: a bad one raises
+    :class:`~catalyst.errors.RecordError` naming it.
+
+    - ``on_block``: ``"raise"`` (the default, as in ``catalyst.wrap``) raises :class:`~catalyst.errors.Blocked`
+      carrying the verdict, the withheld text and the response; ``"refuse"`` replaces a blocked answer with a
+      refusal saying why and ``finish_reason="content_filter"`` (what the proxy does); ``"return"`` leaves it.
     - ``retry``: on a ``retry`` decision, re-ask with the rejected answer and the reasons appended to the
       messages (at most the policy's ``retry.max_retries``); the returned response is the last one.
     - Streams (``stream=True``) pass through chunk by chunk; ``stream.catalyst_verdict`` is set when the
-      stream ends. ``stream_checks=["denylist"]`` cuts a stream whose text fails those checks.
+      stream ends (and, under ``on_block="raise"``, a blocked stream raises then). ``stream_checks=["denylist"]``
+      cuts a stream whose text fails those checks.
+    - Model calls (the first, re-asks, opening a stream) are retried by catalyst.llm's one rule (408, 409, 429,
+      5xx but 501/505, timeouts, dropped connections; backoff with jitter; ``Retry-After`` honoured), taking
+      the client's ``max_retries`` and ``timeout``; the SDK's own retry loop is off for them.
     - A failed call logs a ``review`` verdict with the error and raises the SDK's exception unchanged.
     """
     import openai

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from catalyst import registry
 from catalyst.checks import Check
 from catalyst.errors import PolicyError, UnknownCheckError
+from catalyst.monitor.audit import remember_audit_rate
 from catalyst.policy._model import Policy, Thresholds
 from catalyst.records import Decision
 
@@ -125,5 +126,6 @@ def compile_policy(policy: Policy, *, source: str | None = None, where: LineOf |
             calibrator = from_policy(policy.calibration)
         except (ValueError, KeyError, TypeError) as e:
             raise PolicyError(f"calibration: {e}", where=line_of(("calibration",))) from None
+    remember_audit_rate(policy.version, policy.review.audit_sample)  # read where review items are made
     return CompiledPolicy(policy=policy, version=policy.version, source=source, default=default,
                           overrides=overrides, calibrator=calibrator)

@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from catalyst.monitor.rules import AlertRule
+
 #: Keys of a check entry that configure the policy's use of the check, not the check itself.
 RESERVED_KEYS = ("weight", "on_fail", "costly", "as")
 
@@ -90,6 +92,10 @@ class ReviewSpec(BaseModel):
     sla_hours: float = Field(default=24.0, gt=0, description="items older than this are flagged")
     # routing of notifications does not change verdicts: excluded from dumps, so from the policy version hash
     notify: NotifySpec | None = Field(default=None, exclude=True, description="review notifications")
+    # monitoring (catalyst.monitor): a random share of auto-accepted answers also goes to review, marked as audit,
+    # for unbiased accepted-error estimates; routing only, the decision is unchanged, so excluded from the hash
+    audit_sample: float = Field(default=0.0, ge=0.0, le=1.0, exclude=True,
+                                description="share of accepted answers also sent to review as an audit sample")
 
 
 class LogSpec(BaseModel):
@@ -138,6 +144,8 @@ class Policy(BaseModel):
         default=None, description="a fitted calibrator (see `catalyst calibrate`), applied to the aggregate")
     # what is written changes, not verdicts: excluded from dumps, so from the policy version hash
     log: LogSpec = Field(default_factory=LogSpec, exclude=True, description="what the log may keep (redaction)")
+    # monitoring rules for `catalyst watch` (catalyst.monitor.rules); they never change a verdict: not hashed
+    alerts: list[AlertRule] = Field(default_factory=list, exclude=True, description="alert rules (catalyst watch)")
 
     @model_validator(mode="after")
     def _unique_labels(self) -> Policy:

@@ -8,8 +8,14 @@ through chunk by chunk; the verdict arrives as one last chunk ``{"choices": [], 
 before ``data: [DONE]`` (headers are sent before the answer exists). Upstream errors are passed
 through (status and body) and logged as a ``review`` verdict with the reason.
 
-Requests may carry ``catalyst_context`` (passages) and ``catalyst_metadata`` in the JSON body (the
-SDK's ``extra_body=``); they are removed before the request goes upstream.
+Requests may carry ``catalyst_context`` (passages: a list of strings, or one) and ``catalyst_metadata`` (an
+object) in the JSON body (the SDK's ``extra_body=``); they are removed before the request goes upstream.
+Every request is bounded and checked *before* anything goes upstream: a body over ``max_body_bytes`` is a
+413, invalid JSON or a bad field (``model``, ``messages``, ``stream``, ``catalyst_*``) a 400 whose ``param``
+names the field. Every error the proxy returns is an OpenAI-style JSON error body (never plain text), and
+the connection stays usable for the next request. The wire format itself (both here and in the drop-in
+client) is :mod:`catalyst.openai._wire`; the exchange (call, validate, re-ask, relay) is
+:mod:`catalyst.openai._exchange`, driven here by :class:`_ProxyIO`.
 
 The proxy process owns the DuckDB file (``Store(keep_open=True)``): verdicts are queued in memory and
 written every ``flush_interval`` seconds and at shutdown, so a crash loses at most that interval.
@@ -19,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
 import statistics
 import time
 from collections import deque
@@ -29,34 +37,40 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import anyio
 import orjson
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.exceptions import HTTPException
+from starlette.requests import Request as HTTPRequest
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from catalyst.errors import ConfigError
+from catalyst.errors import ConfigError, RecordError, UpstreamError
 from catalyst.llm import LLMConfig
-from catalyst.openai._stream import ChunkChecker, StreamAccumulator, chunk_steps
-from catalyst.policy._compile import Step
-from catalyst.proxy._upstream import UpstreamError, error_of, send
-from catalyst.records import Decision, Interaction, Verdict
-from catalyst.store import Store
-from catalyst.validator import PolicyLike
-from catalyst.wrapping import Guard, RegenerateFailed
-from catalyst.wrapping._chat import (
-    choice_logprobs,
-    choice_text,
-    make_record,
-    refusal_text,
-    response_choices,
-    retry_messages,
+from catalyst.openai._exchange import AsyncRegenerate, StreamState, complete, relay
+from catalyst.openai._stream import ChunkChecker, chunk_steps
+from catalyst.openai._wire import (
+    Request,
+    attach,
+    deliver,
+    describe_failure,
+    error_body,
+    final_chunk,
+    verdict_headers,
     verdict_payload,
 )
+from catalyst.policy._compile import Step
+from catalyst.proxy._upstream import as_error_body, error_of, send
+from catalyst.records import Interaction, Verdict
+from catalyst.store import Store
+from catalyst.validator import PolicyLike
+from catalyst.wrapping import Guard
 
 __all__ = ["ProxyConfig", "create_app"]
 
 _JSON = "application/json"
+_log = logging.getLogger("catalyst.proxy")
+MiB = 1 << 20
 
 
 @dataclass
@@ -77,21 +91,16 @@ class ProxyConfig:
     stream_checks: list[str] = field(default_factory=list)
     retry: bool = True
     evidence: bool = False  # include evidence spans in the `catalyst` field
+    max_body_bytes: int = 4 * MiB  # a larger request body is refused (413) before it is read
 
 
-def _headers(verdict: Verdict, record_id: str) -> dict[str, str]:
-    return {"x-catalyst-decision": verdict.decision.value, "x-catalyst-confidence": f"{verdict.confidence:.4f}",
-            "x-catalyst-id": record_id, "x-catalyst-policy": verdict.policy}
+def _error(status: int, message: str, etype: str = "invalid_request_error", *, param: str | None = None,
+           headers: dict[str, str] | None = None) -> Response:
+    return Response(error_body(message, etype, param=param), status_code=status, media_type=_JSON, headers=headers)
 
 
-def _split(body: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    context = body.pop("catalyst_context", None)
-    meta = body.pop("catalyst_metadata", None)
-    meta = dict(meta) if isinstance(meta, dict) else {}
-    if body.get("model"):
-        meta.setdefault("model", body["model"])
-    meta.setdefault("via", "proxy")
-    return context, meta
+class _TooLarge(Exception):
+    pass
 
 
 class Proxy:
@@ -100,6 +109,8 @@ class Proxy:
     def __init__(self, cfg: ProxyConfig) -> None:
         if not cfg.upstream.startswith(("http://", "https://")):
             raise ConfigError(f"--upstream {cfg.upstream!r} must be a URL like http://127.0.0.1:8000/v1")
+        if cfg.max_body_bytes < 1024:
+            raise ConfigError(f"--max-body-bytes {cfg.max_body_bytes} is too small; use at least 1024 (default 4 MiB)")
         self.cfg = cfg
         self.upstream = cfg.upstream.rstrip("/")
         self.llm_config = LLMConfig(base_url=self.upstream, timeout=cfg.timeout, max_retries=cfg.max_retries,
@@ -113,7 +124,7 @@ class Proxy:
         self.pool = ThreadPoolExecutor(cfg.check_threads, thread_name_prefix="catalyst-proxy-check")
         self.http: aiohttp.ClientSession | None = None
         self.started = time.time()
-        self._check_ms = 0.0
+        self.check_ms = 0.0
         self.timings: deque[float] = deque(maxlen=2000)  # upstream round trips, ms (for /healthz)
 
     def open_log(self) -> None:
@@ -136,22 +147,15 @@ class Proxy:
         self.pool.shutdown(wait=True)
         self.guard.close()  # drains the queue and flushes: every verdict is on disk after shutdown
 
-    # -- helpers ----------------------------------------------------------------------------------
-    async def _in_pool(self, fn: Any, *args: Any) -> Any:
+    async def in_pool(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
-    def _auth(self, request: Request) -> dict[str, str]:
+    def _auth(self, request: HTTPRequest) -> dict[str, str]:
         auth = request.headers.get("authorization")
         return {"Authorization": auth} if auth else {}
 
-    def _fail(self, messages: Any, context: Any, meta: dict[str, Any], err: UpstreamError,
-              partial: str = "") -> Verdict:
-        rec = make_record(messages, partial, context=context,
-                          metadata={**meta, "error": err.message[:1000], "upstream_status": err.status})
-        return self.guard.log_failure(rec, f"upstream HTTP {err.status}: {err.message}")
-
     # -- routes -----------------------------------------------------------------------------------
-    async def models(self, request: Request) -> Response:
+    async def models(self, request: HTTPRequest) -> Response:
         assert self.http is not None
         timeout = aiohttp.ClientTimeout(total=self.cfg.timeout)
         try:
@@ -160,198 +164,221 @@ class Proxy:
         except (TimeoutError, aiohttp.ClientError) as e:
             err = error_of(e)
             return Response(err.body, status_code=err.status, media_type=_JSON)
+        if r.status >= 400:
+            return Response(as_error_body(r.status, data), status_code=r.status, media_type=_JSON)
         return Response(data, status_code=r.status, media_type=r.headers.get("content-type", _JSON))
 
-    async def health(self, request: Request) -> Response:
+    async def health(self, request: HTTPRequest) -> Response:
         w = self.guard.writer
         data = {"ok": True, "upstream": self.upstream, "policy": self.guard.policy.version,
                 "pending_verdicts": w.pending if w else 0, "log_write_errors": w.errors if w else 0,
                 "uptime_s": round(time.time() - self.started, 1),
                 "upstream_ms_p50": round(statistics.median(self.timings), 2) if self.timings else None,
-                "checks_ms_avg": round(self._check_ms, 3)}
+                "checks_ms_avg": round(self.check_ms, 3)}
         return Response(orjson.dumps(data), media_type=_JSON)
 
-    async def chat(self, request: Request) -> Response:
-        try:
-            body = orjson.loads(await request.body())
-        except orjson.JSONDecodeError:
-            return _error(400, "request body is not valid JSON", "invalid_request_error")
-        if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body.get("model"):
-            return _error(400, "a chat completion needs a JSON object with `model` and a list of `messages`",
-                          "invalid_request_error")
-        context, meta = _split(body)
-        if body.get("stream"):
-            return await self._stream(request, body, context, meta)
-        return await self._complete(request, body, context, meta)
+    async def _body(self, request: HTTPRequest) -> bytes:
+        """The request body, refused past ``max_body_bytes`` before it is read (what is left unread is
+        discarded by the server, so the connection stays usable)."""
+        limit = self.cfg.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _TooLarge
+        size, parts = 0, []
+        async for part in request.stream():
+            size += len(part)
+            if size > limit:
+                raise _TooLarge
+            parts.append(part)
+        return b"".join(parts)
 
-    def _upstream_headers(self, request: Request, stream: bool) -> dict[str, str]:
+    async def chat(self, request: HTTPRequest) -> Response:
+        try:
+            raw = await self._body(request)
+        except _TooLarge:
+            return _error(413, f"request body is larger than the proxy's limit of {self.cfg.max_body_bytes} bytes "
+                               "(catalyst serve --max-body-bytes)", param="body")
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            return _error(400, f"request body is not valid JSON: {e}")
+        if not isinstance(body, dict):
+            return _error(400, "a chat completion request is a JSON object with `model` and `messages`")
+        try:
+            req = Request.parse(body, via="proxy")
+        except RecordError as e:
+            return _error(400, str(e), param=e.field)
+        io = _ProxyIO(self, self._upstream_headers(request, req.stream), req.stream)
+        if req.stream:
+            return await self._stream(req, io)
+        try:
+            data, verdicts = await complete(req, io, retry=self.cfg.retry)
+        except UpstreamError as err:
+            assert io.failure is not None
+            return Response(err.body, status_code=err.status, media_type=_JSON,
+                            headers={**err.headers, **verdict_headers(io.failure)})
+        except Exception as e:  # a fault of ours: the answer is withheld and a review logged with the cause
+            if io.failure is None:
+                with contextlib.suppress(Exception):
+                    await io.fail(req.failure_record(e), e)
+            raise
+        deliver(data, verdicts, "refuse")  # HTTP has no exception to raise into the app: a block is refused
+        attach(data, verdicts, "catalyst", lambda v: verdict_payload(v, evidence=self.cfg.evidence))
+        return Response(orjson.dumps(data), media_type=_JSON, headers=verdict_headers(verdicts[0]))
+
+    def _upstream_headers(self, request: HTTPRequest, stream: bool) -> dict[str, str]:
         headers = {"content-type": _JSON, "accept": "text/event-stream" if stream else _JSON, **self._auth(request)}
         if "Authorization" not in headers:
             headers["Authorization"] = f"Bearer {self.llm_config.api_key()}"
         return headers
 
-    async def _complete(self, request: Request, body: dict[str, Any], context: Any,
-                        meta: dict[str, Any]) -> Response:
-        assert self.http is not None
-        messages = body["messages"]
-        headers = self._upstream_headers(request, stream=False)
-        t0 = time.perf_counter()
-        try:
-            _, data = await send(self.http, self.llm_config, self.chat_url, orjson.dumps(body), headers, stream=False)
-            self.timings.append((time.perf_counter() - t0) * 1000)
-        except UpstreamError as err:
-            verdict = await self._in_pool(self._fail, messages, context, meta, err)
-            return Response(err.body, status_code=err.status, media_type=_JSON,
-                            headers={**err.headers, **_headers(verdict, verdict.id)})
-        records = _records(data, messages, context, meta)
-        regen = None
-        inline = self._inline()
-        if self.cfg.retry and len(records) == 1:
-            regen = self._regenerate(body, headers, data, None if inline else asyncio.get_running_loop())
-        verdicts = await self._validate(records, regen, inline)
-        data = regen.latest if regen is not None else data  # type: ignore[attr-defined]
-        for choice, v in zip(response_choices(data), verdicts, strict=False):
-            choice["catalyst"] = verdict_payload(v, evidence=self.cfg.evidence)
-            if v.decision is Decision.BLOCK:
-                choice["message"]["content"] = refusal_text(v)
-                choice["finish_reason"] = "content_filter"
-            elif v.output is not None:
-                choice["message"]["content"] = v.output
-        data["catalyst"] = verdict_payload(verdicts[0], evidence=self.cfg.evidence)
-        return Response(orjson.dumps(data), media_type=_JSON, headers=_headers(verdicts[0], records[0].id))
-
-    def _inline(self) -> bool:
+    def inline(self) -> bool:
         """Run the checks on the event loop while they are fast (a thread hop costs more than they do)."""
-        return self._check_ms < self.cfg.inline_below_ms
+        return self.check_ms < self.cfg.inline_below_ms
 
-    async def _validate(self, records: list[Interaction], regen: Any, inline: bool) -> list[Verdict]:
-        if inline:
-            verdicts = await self.guard.acheck(records, regen)
-        else:
-            verdicts = await self._in_pool(self.guard.check, records, regen)
-        ms = sum(v.ms or 0.0 for v in verdicts) / max(1, len(verdicts))
-        self._check_ms = 0.9 * self._check_ms + 0.1 * ms  # moving average of the flow's own time
-        return verdicts
-
-    def _regenerate(self, body: dict[str, Any], headers: dict[str, str], first: dict[str, Any],
-                    loop: asyncio.AbstractEventLoop | None) -> Any:
-        """Re-ask upstream with the rejected answer and the reasons. Inline (``loop`` None) it is a coroutine;
-        from a check thread the request runs on the server's event loop and the thread waits for it."""
+    async def _stream(self, req: Request, io: _ProxyIO) -> Response:
         assert self.http is not None
-        http = self.http
-
-        async def aregen(rec: Interaction, reasons: list[str]) -> str:
-            again = {**body, "messages": retry_messages(body["messages"], rec.output, reasons)}
-            try:
-                _, data = await send(http, self.llm_config, self.chat_url, orjson.dumps(again), headers, stream=False)
-            except Exception as e:
-                raise RegenerateFailed(e) from e
-            aregen.latest = data  # type: ignore[attr-defined]
-            return choice_text(response_choices(data)[0])
-
-        if loop is None:
-            aregen.latest = first  # type: ignore[attr-defined]
-            return aregen
-
-        def regen(rec: Interaction, reasons: list[str]) -> str:
-            again = {**body, "messages": retry_messages(body["messages"], rec.output, reasons)}
-            fut = asyncio.run_coroutine_threadsafe(
-                send(http, self.llm_config, self.chat_url, orjson.dumps(again), headers, stream=False), loop)
-            try:
-                _, data = fut.result(timeout=(self.llm_config.deadline or 600) + 5)
-            except Exception as e:
-                raise RegenerateFailed(e) from e
-            regen.latest = data  # type: ignore[attr-defined]
-            return choice_text(response_choices(data)[0])
-
-        regen.latest = first  # type: ignore[attr-defined]
-        return regen
-
-    async def _stream(self, request: Request, body: dict[str, Any], context: Any,
-                      meta: dict[str, Any]) -> Response:
-        assert self.http is not None
-        messages = body["messages"]
-        headers = self._upstream_headers(request, stream=True)
         try:
-            upstream, _ = await send(self.http, self.llm_config, self.chat_url, orjson.dumps(body), headers,
+            upstream, _ = await send(self.http, self.llm_config, self.chat_url, orjson.dumps(req.body), io.headers,
                                      stream=True)
         except UpstreamError as err:
-            verdict = await self._in_pool(self._fail, messages, context, meta, err)
+            verdict = await io.fail(req.failure_record(err), err)
             return Response(err.body, status_code=err.status, media_type=_JSON,
-                            headers={**err.headers, **_headers(verdict, verdict.id)})
-        return StreamingResponse(self._relay(upstream, messages, context, meta), media_type="text/event-stream",
+                            headers={**err.headers, **verdict_headers(verdict)})
+        return StreamingResponse(self._relay(upstream, req, io), media_type="text/event-stream",
                                  headers={"cache-control": "no-cache", "x-catalyst-policy": self.guard.policy.version,
                                           "x-catalyst-verdict": "final-chunk"})
 
-    async def _relay(self, upstream: aiohttp.ClientResponse, messages: Any, context: Any,
-                     meta: dict[str, Any]) -> AsyncIterator[bytes]:
-        acc = StreamAccumulator()
+    async def _relay(self, upstream: aiohttp.ClientResponse, req: Request, io: _ProxyIO) -> AsyncIterator[bytes]:
         checker = ChunkChecker(self.steps)
-        cut = False
+        state = StreamState(req, checker.ok if checker.steps else None, lambda: checker.failed)
+
+        async def close() -> None:
+            upstream.close()  # stop reading: drop the connection rather than drain the rest
+
+        items = relay(_sse_chunks(upstream), state, io, close)
         try:
-            async for raw in upstream.content:
-                if not raw.startswith(b"data:"):
-                    continue
-                payload = raw[5:].strip()
-                if payload == b"[DONE]":
-                    break
-                chunk = orjson.loads(payload)
-                touched = acc.add(chunk)
-                if checker.steps and any(not checker.ok(acc.text(i), messages, meta) for i in touched):
-                    cut = True
-                    yield _sse({**_frame(chunk), "choices": [
-                        {"index": i, "delta": {}, "finish_reason": "content_filter", "logprobs": None}
-                        for i in sorted(acc.texts) if acc.finish.get(i) is None]})
-                    break
-                yield b"data: " + payload + b"\n\n"
-            else:
-                raise _StreamBroke("upstream stream ended without [DONE]")
-        except (TimeoutError, aiohttp.ClientError, orjson.JSONDecodeError, _StreamBroke) as e:
-            err = UpstreamError(502, b"", f"upstream stream broke: {type(e).__name__}: {e}", {})
-            verdict = await self._in_pool(self._fail, messages, context, meta, err, acc.text(0))
-            yield _sse({"error": {"message": err.message, "type": "upstream_error", "param": None,
-                                  "code": "upstream_error"}, "catalyst": verdict_payload(verdict)})
+            async for item in items:
+                yield item.raw if isinstance(item, _Chunk) else _sse(item)
+        except Exception as e:  # the relay logged a review with what came so far
+            upstream_fault = isinstance(e, TimeoutError | aiohttp.ClientError | orjson.JSONDecodeError | _StreamBroke)
+            message = f"upstream stream broke: {type(e).__name__}: {e}" if upstream_fault else \
+                f"the Catalyst proxy failed on this stream: {type(e).__name__}: {e}"
+            etype = "upstream_error" if upstream_fault else "server_error"
+            event: dict[str, Any] = {"error": {"message": message, "type": etype, "param": None, "code": etype}}
+            if state.verdicts:
+                event["catalyst"] = verdict_payload(state.verdicts[0])
+            yield _sse(event)
             return
         finally:
-            if cut:
-                upstream.close()  # stop reading: drop the connection rather than drain the rest
-            else:
+            if not state.cut_off:
                 upstream.release()
-        if cut:
-            meta = {**meta, "stream_cut_by": checker.failed}
-        verdicts = await self._validate(acc.records(messages, context, meta), None, self._inline())
-        ev = self.cfg.evidence
-        final = {**_frame(acc.last), "choices": [], "catalyst": verdict_payload(verdicts[0], evidence=ev)}
-        if len(verdicts) > 1:
-            final["catalyst_choices"] = [verdict_payload(v, evidence=self.cfg.evidence) for v in verdicts]
-        yield _sse(final)
+            with anyio.CancelScope(shield=True):  # a client that hung up: still judge and log what it got
+                await items.aclose()  # type: ignore[attr-defined]
+        yield _sse(final_chunk(state.acc, state.verdicts, evidence=self.cfg.evidence))
         yield b"data: [DONE]\n\n"
+
+
+class _ProxyIO:
+    """The exchange's outside world in the proxy: aiohttp upstream, checks inline or in the check threads."""
+
+    def __init__(self, proxy: Proxy, headers: dict[str, str], stream: bool) -> None:
+        self.proxy = proxy
+        self.headers = headers
+        self.stream = stream
+        self.failure: Verdict | None = None
+
+    async def send(self, body: dict[str, Any]) -> Any:
+        px = self.proxy
+        assert px.http is not None
+        t0 = time.perf_counter()
+        _, data = await send(px.http, px.llm_config, px.chat_url, orjson.dumps(body), self.headers, stream=False)
+        px.timings.append((time.perf_counter() - t0) * 1000)
+        return data
+
+    async def check(self, records: list[Interaction], regenerate: AsyncRegenerate | None) -> list[Verdict]:
+        if not self.stream:  # only a stream's task is cancelled when its client hangs up
+            return await self._check(records, regenerate)
+        verdicts: list[Verdict] = []
+        with anyio.CancelScope(shield=True):  # a verdict is finished and logged even if the client hangs up
+            verdicts = await self._check(records, regenerate)
+        return verdicts
+
+    async def _check(self, records: list[Interaction], regenerate: AsyncRegenerate | None) -> list[Verdict]:
+        px = self.proxy
+        if px.inline():
+            verdicts = await px.guard.acheck(records, regenerate)
+        else:  # a check thread; a re-ask runs on this event loop while the thread waits for it
+            loop = asyncio.get_running_loop()
+            wait = (px.llm_config.deadline or 600) + 5
+
+            def regen(rec: Interaction, reasons: list[str]) -> str:
+                assert regenerate is not None
+                return asyncio.run_coroutine_threadsafe(regenerate(rec, reasons), loop).result(timeout=wait)
+
+            verdicts = await px.in_pool(px.guard.check, records, regen if regenerate is not None else None)
+        ms = sum(v.ms or 0.0 for v in verdicts) / max(1, len(verdicts))
+        px.check_ms = 0.9 * px.check_ms + 0.1 * ms  # moving average of the flow's own time
+        return verdicts
+
+    async def fail(self, record: Interaction, error: BaseException) -> Verdict:
+        with anyio.CancelScope(shield=True):
+            verdict: Verdict = await self.proxy.in_pool(self.proxy.guard.log_failure, record, describe_failure(error))
+        self.failure = verdict
+        return verdict
 
 
 class _StreamBroke(Exception):
     """The upstream stream ended without its ``[DONE]`` line."""
 
 
-def _frame(chunk: Any) -> dict[str, Any]:
-    c = chunk if isinstance(chunk, dict) else {}
-    return {"id": c.get("id", "catalyst"), "object": "chat.completion.chunk", "created": c.get("created", 0),
-            "model": c.get("model", "")}
+class _Chunk(dict[str, Any]):
+    """A parsed upstream chunk that remembers its SSE bytes (passed on unchanged)."""
+
+    raw: bytes
+
+
+async def _sse_chunks(upstream: aiohttp.ClientResponse) -> AsyncIterator[_Chunk]:
+    async for line in upstream.content:
+        if not line.startswith(b"data:"):
+            continue
+        payload = line[5:].strip()
+        if payload == b"[DONE]":
+            return
+        chunk = _Chunk(orjson.loads(payload))
+        chunk.raw = b"data: " + payload + b"\n\n"
+        yield chunk
+    raise _StreamBroke("upstream stream ended without [DONE]")
 
 
 def _sse(obj: Any) -> bytes:
     return b"data: " + orjson.dumps(obj) + b"\n\n"
 
 
-def _error(status: int, message: str, etype: str) -> Response:
-    return Response(orjson.dumps({"error": {"message": message, "type": etype, "param": None, "code": etype}}),
-                    status_code=status, media_type=_JSON)
+async def _http_error(request: HTTPRequest, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    etype = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
+    return _error(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}", etype,
+                  headers=dict(exc.headers or {}))
 
 
-def _records(data: dict[str, Any], messages: Any, context: Any, meta: dict[str, Any]) -> list[Interaction]:
-    choices = response_choices(data)
-    texts = [choice_text(c) for c in choices]
-    return [make_record(messages, texts[i], context=context, logprobs=choice_logprobs(c), metadata=meta,
-                        samples=[t for j, t in enumerate(texts) if j != i]) for i, c in enumerate(choices)]
+async def _server_error(request: HTTPRequest, exc: Exception) -> Response:
+    return _error(500, f"the Catalyst proxy failed on this request: {type(exc).__name__}: {exc}", "server_error")
+
+
+def _json_errors(endpoint: Any) -> Any:
+    """Answer an unexpected exception with a JSON 500 inside the route, so the server keeps the connection
+    (an exception that reaches uvicorn closes it, resetting the client's next request on it)."""
+
+    @functools.wraps(endpoint)
+    async def guarded(request: HTTPRequest) -> Response:
+        try:
+            return await endpoint(request)  # type: ignore[no-any-return]
+        except Exception as e:
+            _log.exception("catalyst proxy: %s %s failed", request.method, request.url.path)
+            return await _server_error(request, e)
+
+    return guarded
 
 
 def create_app(cfg: ProxyConfig) -> Starlette:
@@ -367,11 +394,11 @@ def create_app(cfg: ProxyConfig) -> Starlette:
             await proxy.stop()
 
     app = Starlette(routes=[
-        Route("/v1/chat/completions", proxy.chat, methods=["POST"]),
-        Route("/chat/completions", proxy.chat, methods=["POST"]),
-        Route("/v1/models", proxy.models, methods=["GET"]),
-        Route("/models", proxy.models, methods=["GET"]),
+        Route("/v1/chat/completions", _json_errors(proxy.chat), methods=["POST"]),
+        Route("/chat/completions", _json_errors(proxy.chat), methods=["POST"]),
+        Route("/v1/models", _json_errors(proxy.models), methods=["GET"]),
+        Route("/models", _json_errors(proxy.models), methods=["GET"]),
         Route("/healthz", proxy.health, methods=["GET"]),
-    ], lifespan=lifespan)
+    ], lifespan=lifespan, exception_handlers={HTTPException: _http_error, Exception: _server_error})
     app.state.proxy = proxy
     return app

@@ -35,7 +35,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 
 from catalyst.errors import ConfigError
 
-EVENTS = ("enqueue", "block", "sla_breach", "decision")
+EVENTS = ("enqueue", "block", "sla_breach", "decision", "alert", "recovered")  # the last two: catalyst watch
 
 
 class _Retryable(Exception):
@@ -67,7 +67,7 @@ class JsonWebhook(Sink):
 
 
 _TITLES = {"enqueue": "New answer to review", "block": "Answer blocked", "sla_breach": "Review SLA breached",
-           "decision": "Review decided"}
+           "decision": "Review decided", "alert": "Monitoring alert", "recovered": "Monitoring alert recovered"}
 
 
 def _slack_escape(text: str) -> str:
@@ -82,7 +82,8 @@ class SlackWebhook(Sink):
         title = _TITLES.get(event, event)
         item = str(data.get("id", "?"))
         facts = []
-        for key in ("confidence", "policy", "decision", "action", "reviewer", "age_hours"):
+        for key in ("confidence", "policy", "decision", "action", "reviewer", "age_hours", "metric", "value",
+                    "threshold", "window"):
             if data.get(key) is not None:
                 v = data[key]
                 facts.append(f"*{key}:* {v:.2f}" if isinstance(v, float) else f"*{key}:* {_slack_escape(str(v))}")

@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -18,12 +19,24 @@ import pyarrow as pa
 
 from catalyst._gc import gc_paused
 from catalyst.errors import ConfigError
+from catalyst.monitor.audit import audited
 from catalyst.records import SEVERITY, CheckResult, Decision, Interaction, Verdict
 from catalyst.store._connect import open_db
+from catalyst.store._journal import Journal, Row, Sealed, encode, journal_dir, read_orphans
 
 _EMPTY = "[]"
-#: one write request: its batches' tables, the buffered pairs to restore if it fails, its future
-_Job = tuple[list[dict[str, pa.Table]], list[tuple[Interaction, Verdict]] | None, Future[int]]
+Pair = tuple[Interaction, Verdict]
+
+
+@dataclass(slots=True)
+class _Job:
+    """One write request: its batches' tables, the buffered rows to restore if it fails, the journal files
+    its rows came from (deleted once committed), and the future the caller waits on."""
+
+    parts: list[dict[str, pa.Table]]
+    restore: list[Row] | None
+    sealed: list[Sealed]
+    fut: Future[int]
 
 
 def _j(value: Any) -> str | None:
@@ -37,24 +50,32 @@ def _j(value: Any) -> str | None:
 class Store:
     """The verdict log in one DuckDB file.
 
-    ``add`` buffers; ``flush`` writes everything buffered in one transaction (verdicts, interactions,
-    check results, review items) and returns the count — once it returns, those verdicts are durable.
+    ``add`` buffers (and, with ``journal=True``, appends the rows to a write-ahead journal file before it
+    returns, so a killed process loses nothing it added: see :mod:`catalyst.store._journal`); ``flush``
+    writes everything buffered in one transaction (verdicts, interactions, check results, review items with
+    their waiting thread) and returns the count — once it returns, those verdicts are in DuckDB.
     ``keep_open=False`` takes a connection per flush and per query, so several processes can share a file.
     """
 
     def __init__(self, path: str | Path = "catalyst.duckdb", *, keep_open: bool = True,
-                 buffer_rows: int = 5000, lock_timeout: float = 10.0, group_rows: int = 20_000) -> None:
+                 buffer_rows: int = 5000, lock_timeout: float = 10.0, group_rows: int = 20_000,
+                 journal: bool = True) -> None:
         self.path = str(path)
         self.keep_open = keep_open
         self.buffer_rows = buffer_rows
         self.lock_timeout = lock_timeout
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._lock = threading.RLock()
-        self._buf: list[tuple[Interaction, Verdict]] = []
+        self._lock = threading.RLock()  # the connection
+        self._buf_lock = threading.Lock()  # the buffer and the write queue: never held across I/O but the journal's
+        self._buf: list[Row] = []
+        self._held: list[Sealed] = []  # journal files whose rows went back to the buffer after a failed write
         self._writer: ThreadPoolExecutor | None = None
         self._queue: deque[_Job] = deque()
         self.group_rows = group_rows
         self.written = 0
+        jdir = journal_dir(self.path) if journal else None
+        self._jdir = jdir
+        self._journal = Journal(jdir) if jdir is not None else None
 
     # -- connections ---------------------------------------------------------------------------
     @contextmanager
@@ -64,13 +85,33 @@ class Store:
             if self.keep_open:
                 if self._con is None:
                     self._con = open_db(self.path, lock_timeout=self.lock_timeout)
+                    self._replay(self._con)
                 yield self._con
                 return
             con = open_db(self.path, read_only=read_only, lock_timeout=self.lock_timeout)
             try:
+                if not read_only:
+                    self._replay(con)
                 yield con
             finally:
                 con.close()
+
+    def _replay(self, con: duckdb.DuckDBPyConnection) -> int:
+        """Write what dead processes left in the journal (verdicts they returned but never flushed)."""
+        if self._jdir is None or not self._jdir.is_dir():
+            return 0
+        n = 0
+        for rows, sealed in read_orphans(self._jdir):
+            vids = [r[0] for r in rows]
+            have = {x[0] for x in con.execute("SELECT verdict_id FROM verdicts WHERE list_contains(?, verdict_id)",
+                                              [vids]).fetchall()} if vids else set()
+            fresh = [r for r in rows if r[0] not in have]  # committed before the crash: not twice
+            if fresh:
+                _write(con, _tables(fresh))
+                n += len(fresh)
+            sealed.done()
+        self.written += n
+        return n
 
     def close(self) -> None:
         """Flush what is buffered and release the file."""
@@ -84,6 +125,8 @@ class Store:
                 if self._con is not None:
                     self._con.close()
                     self._con = None
+            if self._journal is not None and not self._buf:
+                self._journal.close()
 
     def __enter__(self) -> Store:
         return self
@@ -92,10 +135,19 @@ class Store:
         self.close()
 
     # -- writing -------------------------------------------------------------------------------
-    def add(self, pairs: Iterable[tuple[Interaction, Verdict]]) -> None:
-        """Buffer verdicts with their interactions; flushes by itself when the buffer is full."""
-        with self._lock:
-            self._buf.extend(pairs)
+    def add(self, pairs: Iterable[Pair], *, threads: dict[str, str] | None = None) -> None:
+        """Buffer verdicts with their interactions (journaled before this returns); flushes by itself when the
+        buffer is full. ``threads`` maps an interaction id to the LangGraph thread waiting for its review: the
+        review item is written with it, in the same transaction."""
+        base = os.urandom(8).hex()
+        rows = [(f"{base}{i:08x}", r, v, threads.get(v.id) if threads else None)
+                for i, (r, v) in enumerate(pairs)]
+        journal = self._journal
+        data = encode(rows) if journal is not None and rows else None  # outside the lock: the costly part
+        with self._buf_lock:
+            if data is not None:
+                journal.append(data)  # type: ignore[union-attr]
+            self._buf.extend(rows)
             full = len(self._buf) >= self.buffer_rows
         if full:
             self.flush()
@@ -109,24 +161,29 @@ class Store:
         return self.flush_async().result()
 
     def flush_async(self) -> Future[int]:
-        """Start writing the buffer on the writer thread; the future resolves once it is durable.
+        """Start writing the buffer on the writer thread; the future resolves once everything added before
+        this call is in DuckDB (also when another caller's flush took the rows).
 
         Writes happen in submission order, one transaction each, so a caller may validate the next batch
         while DuckDB writes this one (DuckDB releases the GIL) and report a batch only when its future is done.
         If a write fails, its rows go back to the buffer: nothing is lost.
         """
-        with self._lock:
-            batch, self._buf = self._buf, []
-        if not batch:
-            done: Future[int] = Future()
-            done.set_result(0)
-            return done
+        with self._buf_lock:
+            rows, self._buf = self._buf, []
+            sealed, self._held = self._held, []
+            if self._journal is not None:
+                s = self._journal.seal()
+                if s is not None:
+                    sealed.append(s)
+        if not rows:
+            for x in sealed:
+                x.done()
+            return self._submit([], None, [])  # a barrier: resolves after the writes queued before it
         with gc_paused():
-            tables = to_arrow(batch)
-        return self.write_tables_async(tables, restore=batch)
+            tables = _tables(rows)
+        return self._submit([tables], rows, sealed)
 
-    def write_tables_async(self, tables: dict[str, pa.Table],
-                           restore: list[tuple[Interaction, Verdict]] | None = None) -> Future[int]:
+    def write_tables_async(self, tables: dict[str, pa.Table], restore: list[Pair] | None = None) -> Future[int]:
         """Write tables made by ``to_arrow`` (here or in a worker process) on the writer thread, in order.
 
         Group commit: batches that queue up while the writer is busy go into the next transaction together
@@ -135,25 +192,40 @@ class Store:
         """
         return self.write_many_async([tables], restore)
 
-    def write_many_async(self, parts: list[dict[str, pa.Table]],
-                         restore: list[tuple[Interaction, Verdict]] | None = None) -> Future[int]:
+    def write_many_async(self, parts: list[dict[str, pa.Table]], restore: list[Pair] | None = None) -> Future[int]:
         """Queue several batches' tables as one job (they commit together); the future resolves with the
         number of verdicts once all of them are durable."""
-        fut: Future[int] = Future()
         if not parts:
+            fut: Future[int] = Future()
             fut.set_result(0)
             return fut
-        with self._lock:
-            self._queue.append((parts, restore, fut))
+        base = os.urandom(8).hex()
+        rows: list[Row] | None = None
+        if restore is not None:
+            rows = [(f"{base}{i:08x}", r, v, None) for i, (r, v) in enumerate(restore)]
+        return self._submit(parts, rows, [])
+
+    def _submit(self, parts: list[dict[str, pa.Table]], restore: list[Row] | None,
+                sealed: list[Sealed]) -> Future[int]:
+        fut: Future[int] = Future()
+        with self._buf_lock:
+            if not parts and self._writer is None:  # a barrier with nothing before it
+                fut.set_result(0)
+                return fut
+            self._queue.append(_Job(parts, restore, sealed, fut))
             if self._writer is None:
                 self._writer = ThreadPoolExecutor(1, thread_name_prefix="catalyst-store")
-            self._writer.submit(self._drain)
+            writer = self._writer
+        try:
+            writer.submit(self._drain)
+        except RuntimeError:  # the interpreter is shutting down (no new threads): write here, now
+            self._drain()
         return fut
 
     def _drain(self) -> None:
         """Write whatever is queued now, in one transaction per ``group_rows`` verdicts."""
         while True:
-            with self._lock:
+            with self._buf_lock:
                 jobs: list[_Job] = []
                 rows = 0
                 while self._queue and (not jobs or rows + _rows(self._queue[0]) <= self.group_rows):
@@ -164,27 +236,29 @@ class Store:
             self._write_group(jobs)
 
     def _write_group(self, jobs: list[_Job]) -> None:
-        for _p, _r, fut in jobs:
-            fut.set_running_or_notify_cancel()
+        jobs = [j for j in jobs if j.fut.set_running_or_notify_cancel()]
         try:
-            parts = [t for p, _r, _f in jobs for t in p]
-            tables = parts[0] if len(parts) == 1 else _concat(parts)
-            with self.connect() as con:
-                _write(con, tables)
+            parts = [t for j in jobs for t in j.parts]
+            if parts:
+                tables = parts[0] if len(parts) == 1 else _concat(parts)
+                with self.connect() as con:
+                    _write(con, tables)
         except BaseException as e:
-            restore = [pair for _p, r, _f in jobs for pair in (r or ())]
-            if restore:
-                with self._lock:
-                    self._buf = restore + self._buf
-            for _p, _r, fut in jobs:
-                fut.set_exception(e)
+            restore = [row for j in jobs for row in (j.restore or ())]
+            with self._buf_lock:
+                self._buf = restore + self._buf
+                self._held = [s for j in jobs for s in j.sealed] + self._held
+            for j in jobs:
+                j.fut.set_exception(e)
             if not isinstance(e, Exception):
                 raise
             return
-        for job in jobs:
-            n = _rows(job)
+        for j in jobs:
+            for s in j.sealed:
+                s.done()
+            n = _rows(j)
             self.written += n
-            job[2].set_result(n)
+            j.fut.set_result(n)
 
     # -- reading -------------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
@@ -265,10 +339,12 @@ _SCHEMAS = {
                                ("label", pa.int8())]),
     "check_results": pa.schema([("verdict_id", pa.string()), ("id", pa.string()), ("name", pa.string()),
                                 ("score", pa.float64()), ("passed", pa.bool_()), ("ms", pa.float64()),
-                                ("error", pa.string()), ("evidence", pa.string()), ("details", pa.string())]),
+                                ("error", pa.string()), ("evidence", pa.string()), ("details", pa.string()),
+                                ("retry_hint", pa.string())]),
     "review": pa.schema([("id", pa.string()), ("verdict_id", pa.string()), ("policy", pa.string()),
                          ("confidence", pa.float64()), ("severity", pa.int32()), ("reasons", pa.string()),
-                         ("created_at", _TS), ("updated_at", _TS)]),
+                         ("created_at", _TS), ("updated_at", _TS), ("thread_id", pa.string()),
+                         ("audit", pa.bool_())]),
 }
 
 
@@ -284,12 +360,20 @@ def _table(name: str, columns: list[list[Any]]) -> pa.Table:
                                 schema=schema)
 
 
-def to_arrow(batch: list[tuple[Interaction, Verdict]]) -> dict[str, pa.Table]:
-    """Column-wise conversion: one list per column, no per-row dicts."""
+def _tables(rows: list[Row]) -> dict[str, pa.Table]:
+    threads = {r[2].id: r[3] for r in rows if r[3] is not None}
+    return to_arrow([(r[1], r[2]) for r in rows], vids=[r[0] for r in rows], threads=threads)
+
+
+def to_arrow(batch: list[Pair], *, vids: list[str] | None = None,
+             threads: dict[str, str] | None = None) -> dict[str, pa.Table]:
+    """Column-wise conversion: one list per column, no per-row dicts. ``threads``: interaction id → the
+    thread waiting for its review."""
     now = datetime.now(UTC)
     n = len(batch)
-    base = os.urandom(8).hex()  # 64 random bits per batch + a sequence: unique, and 10x cheaper than uuid4
-    vids = [f"{base}{i:08x}" for i in range(n)]
+    if vids is None:
+        base = os.urandom(8).hex()  # 64 random bits per batch + a sequence: unique, and 10x cheaper than uuid4
+        vids = [f"{base}{i:08x}" for i in range(n)]
     recs = [r for r, _ in batch]
     verds = [v for _, v in batch]
     ids = [v.id for v in verds]
@@ -309,16 +393,18 @@ def to_arrow(batch: list[tuple[Interaction, Verdict]]) -> dict[str, pa.Table]:
     out["check_results"] = _table("check_results", [
         [p[0] for p in pairs], [p[1] for p in pairs], [p[2].name for p in pairs], [p[2].score for p in pairs],
         [p[2].passed for p in pairs], [p[2].ms for p in pairs], [p[2].error for p in pairs],
-        [_evidence_json(p[2]) for p in pairs], [_j(p[2].details) for p in pairs]])
-    review = [(v.id, vid, v.policy, v.confidence, SEVERITY[v.decision] + _severity_boost(v), _j(v.reasons), now, now)
-              for vid, v in zip(vids, verds, strict=True) if v.decision is Decision.REVIEW]
+        [_evidence_json(p[2]) for p in pairs], [_j(p[2].details) for p in pairs], [p[2].retry_hint for p in pairs]])
+    link = threads or {}
+    review = [(v.id, vid, v.policy, v.confidence, SEVERITY[v.decision] + _severity_boost(v), _j(v.reasons), now, now,
+               link.get(v.id), v.decision is not Decision.REVIEW)  # audit: an accepted answer sampled for review
+              for vid, v in zip(vids, verds, strict=True) if v.decision is Decision.REVIEW or audited(v)]
     if review:
         out["review"] = _table("review", [list(c) for c in zip(*review, strict=True)])
     return out
 
 
 def _rows(job: _Job) -> int:
-    return sum(int(t["verdicts"].num_rows) for t in job[0])
+    return sum(int(t["verdicts"].num_rows) for t in job.parts)
 
 
 def _concat(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
@@ -338,23 +424,32 @@ def _write(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
     try:
         for name in ("verdicts", "interactions", "check_results"):
             con.register("_catalyst_buf", tables[name])
-            con.execute(f"INSERT INTO {name} SELECT * FROM _catalyst_buf")
+            con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _catalyst_buf")  # by name: migrations add columns
             con.unregister("_catalyst_buf")
         if "review" in tables:
             review = tables["review"]
             con.register("_catalyst_buf", review.append_column("_seq", pa.array(range(review.num_rows), pa.int64())))
             # one item per interaction: a re-validated answer updates its item, never duplicates it; within one
             # write (a group of batches) the latest row wins, by position
+            # the waiting thread (if any) is written with the item, in this transaction: a reviewer can never
+            # decide an item whose thread link is not there yet
             con.execute("""
                 INSERT INTO review_items (id, verdict_id, policy, confidence, severity, reasons, created_at,
-                                          updated_at)
+                                          updated_at, thread_id, audit)
                 SELECT id, arg_max(verdict_id, _seq), arg_max(policy, _seq), arg_max(confidence, _seq),
-                       arg_max(severity, _seq), arg_max(reasons, _seq), min(created_at), max(updated_at)
+                       arg_max(severity, _seq), arg_max(reasons, _seq), min(created_at), max(updated_at),
+                       arg_max(thread_id, _seq), arg_max(audit, _seq)
                 FROM _catalyst_buf GROUP BY id
                 ON CONFLICT (id) DO UPDATE SET verdict_id = excluded.verdict_id, policy = excluded.policy,
                     confidence = excluded.confidence, severity = excluded.severity, reasons = excluded.reasons,
-                    updated_at = excluded.updated_at,
+                    updated_at = excluded.updated_at, audit = excluded.audit,
+                    thread_id = coalesce(excluded.thread_id, review_items.thread_id),
                     status = CASE WHEN review_items.status = 'decided' THEN 'pending' ELSE review_items.status END
+            """)
+            con.execute("""
+                INSERT INTO review_audit (ts, actor, action, item_id, before, after)
+                SELECT updated_at, 'catalyst', 'link_thread', id, NULL, json_object('thread_id', thread_id)
+                FROM _catalyst_buf WHERE thread_id IS NOT NULL ORDER BY _seq
             """)
             con.unregister("_catalyst_buf")
         con.execute("COMMIT")

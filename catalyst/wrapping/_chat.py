@@ -12,22 +12,27 @@ from typing import Any
 
 import orjson
 
+from catalyst.errors import RecordError
 from catalyst.records import Interaction, Message, Verdict
 
 __all__ = [
+    "EXTRAS",
     "REFUSAL_PREFIX",
     "choice_logprobs",
     "choice_text",
     "feedback_text",
     "is_messages",
+    "json_kind",
     "make_record",
+    "pop_extras",
     "refusal_text",
     "response_choices",
     "retry_messages",
-    "verdict_payload",
 ]
 
 REFUSAL_PREFIX = "[catalyst] This answer was withheld"
+#: the keyword arguments / request fields that are Catalyst's own (taken out before the model is called)
+EXTRAS = ("catalyst_context", "catalyst_metadata")
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -108,6 +113,43 @@ def make_record(input: Any, output: str, *, context: Any = None, samples: Sequen
                        samples=list(samples or []), logprobs=logprobs, metadata=dict(metadata or {}))
 
 
+def json_kind(v: Any) -> str:
+    """A value's kind in JSON words (``object``, ``array``, ``null``...), for error messages."""
+    return "null" if v is None else {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
+        type(v), type(v).__name__)
+
+
+def _context(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                raise RecordError(f"must be a list of strings (passages) or one string; item {i} is "
+                                  f"{json_kind(item)}", field="catalyst_context")
+        return list(value)
+    raise RecordError(f"must be a list of strings (passages) or one string, not {json_kind(value)}",
+                      field="catalyst_context")
+
+
+def pop_extras(kwargs: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """Take ``catalyst_context`` (a list of strings, or one) and ``catalyst_metadata`` (an object) out of a
+    call's keyword arguments or a request body, checked: anything else, or an unknown ``catalyst_*`` name,
+    raises :class:`~catalyst.errors.RecordError` naming the field."""
+    unknown = sorted(k for k in kwargs if k.startswith("catalyst_") and k not in EXTRAS)
+    if unknown:
+        raise RecordError(f"unknown Catalyst argument; known: {', '.join(EXTRAS)}", field=unknown[0])
+    context = _context(kwargs.pop("catalyst_context", None))
+    meta = kwargs.pop("catalyst_metadata", None)
+    if meta is None:
+        return context, {}
+    if not isinstance(meta, dict) or not all(isinstance(k, str) for k in meta):
+        raise RecordError(f"must be an object with string keys, not {json_kind(meta)}", field="catalyst_metadata")
+    return context, dict(meta)
+
+
 def feedback_text(previous: str, reasons: Sequence[str], *, quote: bool = True) -> str:
     """What the model is told when its answer is sent back (the retry path); ``quote`` repeats the answer."""
     why = "\n".join(f"- {r}" for r in reasons) or "- it did not pass validation"
@@ -127,13 +169,3 @@ def refusal_text(verdict: Verdict) -> str:
     """The text that replaces a blocked answer: says it was withheld and why (the first reasons)."""
     reasons = "; ".join(verdict.reasons[:3]) or "it failed the validation policy"
     return f"{REFUSAL_PREFIX} by the validation policy `{verdict.policy}`: {reasons}."
-
-
-def verdict_payload(verdict: Verdict, *, evidence: bool = False) -> dict[str, Any]:
-    """The verdict as JSON-ready data for the wire (``catalyst`` field); evidence spans only on request."""
-    data = verdict.model_dump(mode="json", exclude_none=True)
-    if not evidence:
-        for c in data.get("checks", []):
-            c.pop("evidence", None)
-            c.pop("details", None)
-    return data

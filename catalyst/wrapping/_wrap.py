@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
-from catalyst.errors import Blocked, ConfigError
+from catalyst._sync import run_sync
+from catalyst.errors import Blocked, ConfigError, RegenerateFailed
 from catalyst.records import Decision, Interaction, Verdict
 from catalyst.store import Store
 from catalyst.validator import PolicyLike, Validator
@@ -48,7 +49,7 @@ from catalyst.wrapping._chat import (
     response_choices,
     retry_messages,
 )
-from catalyst.wrapping._guard import Guard, RegenerateFailed
+from catalyst.wrapping._guard import Guard
 
 __all__ = ["OnBlock", "Validated", "wrap"]
 
@@ -201,22 +202,16 @@ class _Wrapped:
         self.guard.log_failure(rec, e)
 
     def call(self, *args: Any, **kwargs: Any) -> Validated[Any]:
-        context, metadata = self._pop(kwargs)
-        call = _Call(args, kwargs)
-        try:
-            call.response = self.fn(*args, **kwargs)
-        except Exception as e:
-            self._failed(call, e, context, metadata)
-            raise
-        rec = self._record(call, call.response, context, metadata)
-        verdict = self.guard.check([rec], self._regenerate(call))[0]
-        return self._result(call, rec, verdict)
+        """The sync wrapper of :meth:`acall` (a sync ``fn`` is called directly; no event loop unless a check
+        is async)."""
+        return run_sync(self.acall(*args, **kwargs), loop=self.guard.pipeline.needs_loop)
 
     async def acall(self, *args: Any, **kwargs: Any) -> Validated[Any]:
         context, metadata = self._pop(kwargs)
         call = _Call(args, kwargs)
         try:
-            call.response = await self.fn(*args, **kwargs)
+            response = self.fn(*args, **kwargs)
+            call.response = await response if inspect.isawaitable(response) else response
         except Exception as e:
             self._failed(call, e, context, metadata)
             raise

@@ -36,7 +36,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from catalyst.checks import Check, CheckContext
-from catalyst.records import CheckResult, Evidence
+from catalyst.records import CheckResult, Evidence, Replacement
 from catalyst.redaction import Finding, masked
 
 from ._textscan import bounded, clip
@@ -274,9 +274,10 @@ class Pii(Check):
     """Personal data (names, e-mails, phones, cards, IBANs, SSNs...) in the answer; block it or redact it.
 
     Score: 1.0 when nothing is found; otherwise ``0.5 × (1 − the strongest hit's confidence)``, always
-    below 0.5. With ``action: redact`` the check passes, and ``details["redacted"]`` carries the text with
-    every hit replaced (presidio-anonymizer), for the verdict to deliver instead of the original. Evidence
-    holds each hit's kind, span and masked form (``**** **** **** 1111``), never the value.
+    below 0.5. With ``action: redact`` the check passes, and its ``replacement`` carries the text with every
+    hit replaced (presidio-anonymizer): the output delivered instead of the original, or (``field: input``)
+    the input that is logged and sent on. Evidence holds each hit's kind, span and masked form
+    (``**** **** **** 1111``), never the value.
     """
 
     name: ClassVar[str] = "pii"
@@ -463,7 +464,8 @@ class Pii(Check):
         if self.action == "redact":
             redacted = self._redact(scan.text, hits)  # an unscanned tail is not delivered: it was never checked
             return self.result(
-                scan.scale(1.0), evidence=ev, passed=True, action="redact", found=found, redacted=redacted
+                scan.scale(1.0), evidence=ev, passed=True, action="redact", found=found,
+                replacement=Replacement(field=self.field, text=redacted),
             )
         top = max(h.score for h in hits)
         return self.result(0.5 * (1.0 - top), evidence=ev, passed=False, action="block", found=found)

@@ -6,7 +6,7 @@ so a broken schema or a typo'd model path fails at load, not at the first answer
 
 Evidence points at the failing JSON path (``$.items[2].price``) and, because the answer is re-scanned
 with a small position-tracking JSON walker, at the character span of that value in the output.
-``details["retry_hint"]`` carries the validation messages in a form meant for a re-ask.
+``retry_hint`` carries the validation messages in a form meant for a re-ask.
 """
 
 from __future__ import annotations

@@ -173,12 +173,14 @@ def _age(hours: float) -> str:
 
 def create_app(db: str | Path | Store, *, lease_seconds: float = 900.0, sla_hours: float = 24.0,
                session_hours: float = 12.0, cookie_secure: bool = False, allowed_hosts: Sequence[str] | None = None,
-               max_body: int = 2_000_000, queue: ReviewQueue | None = None) -> FastAPI:
+               max_body: int = 2_000_000, queue: ReviewQueue | None = None,
+               dashboard_ttl: float = 60.0) -> FastAPI:
     """The web reviewer over the DuckDB log ``db`` (a path, or a :class:`Store` to share).
 
     With a path, the server opens the file once and keeps it (a long-running server owns the file;
     DuckDB allows one read-write process). ``allowed_hosts`` restricts the ``Host`` header (``serve``
-    sets it to the bound address); ``cookie_secure`` marks cookies Secure (behind HTTPS).
+    sets it to the bound address); ``cookie_secure`` marks cookies Secure (behind HTTPS). The monitoring
+    dashboard's numbers are recomputed in the background once ``dashboard_ttl`` seconds old.
     """
     store = db if isinstance(db, Store) else Store(db, keep_open=True)
     q = queue or ReviewQueue(store, lease_seconds=lease_seconds, sla_hours=sla_hours)
@@ -382,6 +384,16 @@ def create_app(db: str | Path | Store, *, lease_seconds: float = 900.0, sla_hour
                  tags=tag_list)
         return back(item_url(id), "escalated" if action == "escalate" else "decided")
 
+    from catalyst.monitor.dashboard import DashboardCache  # monitoring: the report's cheap sections, alerts
+
+    app.state.dashboard = DashboardCache(store, ttl=dashboard_ttl, sla_hours=sla_hours)
+
+    @app.get("/dashboard")
+    def dashboard_page(request: Request, s: Session = Depends(signed_in),
+                       since: str = Query("7d", pattern="^(24h|7d|30d)$")) -> HTMLResponse:
+        d = app.state.dashboard.get(since)
+        return page(request, "dashboard.html", session=s, d=d, since=since, by=d["by"])
+
     # -- admin -------------------------------------------------------------------------------------
     @app.get("/audit")
     def audit_page(request: Request, s: Session = Depends(admin), id: str | None = Query(None, max_length=1000),
@@ -415,5 +427,6 @@ def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8765, *, log_leve
     if hosts is None and host not in ("0.0.0.0", "::"):
         hosts = sorted({host, "127.0.0.1", "localhost", "[::1]"})
     app = create_app(db, allowed_hosts=hosts, **options)
+    app.state.dashboard.warm("7d")  # the monitoring dashboard's first view need not compute in the request
     uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False, proxy_headers=False)
 
