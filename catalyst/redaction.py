@@ -195,7 +195,12 @@ class _Plan:
         for c in verdict.checks:
             ev = [(texts.add(e.text) if e.text else None, texts.add(e.reason)) for e in c.evidence]
             details = [(path, texts.add(s)) for path, s in _strings(c.details, ())]
-            checks.append((ev, details, texts.add(c.error) if c.error else None))
+            extra = {k: texts.add(v) for k, v in (("error", c.error), ("retry_hint", getattr(c, "retry_hint", None)))
+                     if v}
+            replacement = getattr(c, "replacement", None)
+            if replacement is not None:
+                extra["replacement"] = texts.add(replacement.text)
+            checks.append((ev, details, extra))
         out = texts.scan(self.detectors)
 
         # -- rebuild
@@ -214,12 +219,19 @@ class _Plan:
             "input": new_input, "output": out[slots["output"]], "context": [out[k] for k in slots["context"]],
             "samples": [out[k] for k in slots["samples"]], "metadata": metadata})
         new_checks: list[CheckResult] = []
-        for c, (ev, details, err) in zip(verdict.checks, checks, strict=True):
+        for c, (ev, details, extra) in zip(verdict.checks, checks, strict=True):
             evidence = [e.model_copy(update={"text": out[t] if t is not None else e.text, "reason": out[r]})
                         for e, (t, r) in zip(c.evidence, ev, strict=True)]
-            new_details = _replace_strings(c.details, {path: out[k] for path, k in details}) if details else c.details
-            new_checks.append(c.model_copy(update={"evidence": evidence, "details": new_details,
-                                                   "error": out[err] if err is not None else c.error}))
+            update: dict[str, Any] = {"evidence": evidence}
+            if details:
+                update["details"] = _replace_strings(c.details, {path: out[k] for path, k in details})
+            for key in ("error", "retry_hint"):
+                if key in extra:
+                    update[key] = out[extra[key]]
+            if "replacement" in extra:
+                update["replacement"] = c.replacement.model_copy(  # type: ignore[union-attr]
+                    update={"text": out[extra["replacement"]]})
+            new_checks.append(c.model_copy(update=update))
         new_verdict = verdict.model_copy(update={
             "output": out[delivered] if delivered is not None else None,
             "reasons": [out[k] for k in reasons], "checks": new_checks,

@@ -318,7 +318,10 @@ def _sequential(input: Path, policy: CompiledPolicy, store: Store | None, batch_
     from catalyst.summary import Summary
     from catalyst.validator import Validator
 
-    validator = Validator(policy, store=store, batch_size=batch_size)
+    from catalyst.sink import LogSink
+
+    sink = LogSink.for_policy(policy, store, keep=True)  # --out gets what the log keeps: the redacted verdicts
+    validator = Validator(policy, batch_size=batch_size, sink=sink)
     stats = ReadStats()
     skipped = 0
     seen_rejects = 0
@@ -332,7 +335,8 @@ def _sequential(input: Path, policy: CompiledPolicy, store: Store | None, batch_
                 continue
             yield r
 
-    for verdicts in validator.iter_batches(fresh()):
+    for _ in validator.iter_batches(fresh()):
+        verdicts = [v for _r, v in sink.take()]
         part = Summary()
         part.add(verdicts)
         new_rejects = stats.rejected[seen_rejects:]

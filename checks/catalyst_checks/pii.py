@@ -298,7 +298,7 @@ class Pii(Check):
         description="presidio confidence a hit needs to count (phones score 0.4 without context)",
     )
     action: Literal["block", "redact"] = Field(
-        default="block", description="`block`: fail the check; `redact`: pass it and put the redacted text in details"
+        default="block", description="`block`: fail the check; `redact`: pass it and deliver the redacted text"
     )
     operator: Literal["replace", "mask", "hash"] = Field(
         default="replace", description="how redaction rewrites a hit: `<PERSON>`, `****`, or a hash"
