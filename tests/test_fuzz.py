@@ -6,9 +6,11 @@ forms answer anything with a clean error — never a traceback, never a 500.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,11 @@ from catalyst.jsonl import parse_record, read_records
 from catalyst.policy import loads_policy
 from catalyst.records import Interaction
 
+with warnings.catch_warnings(), contextlib.suppress(ImportError):
+    # hypothesis reports a failure through libcst, whose import warns (warnings are errors here): import it now
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import libcst  # noqa: F401
+
 EXAMPLES = int(os.environ.get("CATALYST_FUZZ_EXAMPLES", "100"))
 # no `explain` phase: it imports libcst, whose import warns (and warnings are errors here)
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -31,7 +38,7 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\.py\", line \d+")
 
-scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
+scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**63 - 1)
            | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40))
 json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
                            | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=10)
@@ -119,19 +126,17 @@ def proxy_client(tmp_path_factory) -> Iterator[Any]:
             yield client
 
 
+ASKED = [{"role": "user", "content": "What is the capital of France?"}]
 good_messages = st.lists(st.fixed_dictionaries({"role": st.sampled_from(["user", "system"]), "content": st.text()}),
                          min_size=1, max_size=3)
 odd_messages = st.lists(st.fixed_dictionaries({"role": st.sampled_from(["user", "system", "assistant", "tool", ""]),
                                                "content": json_values}), max_size=3)
-messages = good_messages | odd_messages | json_values
+messages = st.just(ASKED) | good_messages | odd_messages | json_values
 bodies = st.fixed_dictionaries(
     {"model": st.just("m") | json_values, "messages": messages},
     optional={"catalyst_context": json_values | st.lists(st.text(max_size=30), max_size=3),
               "catalyst_metadata": json_values, "stream": st.booleans() | json_values,
               "n": json_values, "temperature": json_values})
-
-
-ASKED = [{"role": "user", "content": "What is the capital of France?"}]
 
 
 @FUZZ
@@ -149,19 +154,24 @@ def test_proxy_answers_any_body_with_a_clean_json_error(proxy_client: Any, body:
                           headers={"content-type": "application/json", "authorization": "Bearer sk-fuzz"})
     assert r.status_code < 500 or r.status_code in (502, 504), (r.status_code, r.text[:300])
     assert not TRACEBACK.search(r.text)
-    if "catalyst_context" in body and not isinstance(body["catalyst_context"], list | str):
-        assert r.status_code == 400, (body["catalyst_context"], r.status_code)
+    context = body.get("catalyst_context")
+    bad_context = context is not None and not (isinstance(context, str) or (
+        isinstance(context, list) and all(isinstance(p, str) for p in context)))
+    if bad_context:  # refused, never turned into passages (a dict used to become its keys)
+        assert r.status_code == 400, (context, r.status_code)
     if 400 <= r.status_code < 500:
         err = r.json()["error"]
-        assert err["message"]
-        bad_context = "catalyst_context" in body and not (
-            isinstance(body["catalyst_context"], list) and all(isinstance(p, str) for p in body["catalyst_context"]))
-        if bad_context and "catalyst_context" not in str(body.get("messages")):
-            assert "catalyst_context" in err["message"] or "messages" in err["message"], err
+        assert err["message"] and (err.get("param") or "`" in err["message"]), err  # names the field at fault
+        only_context_bad = body.get("model") == "m" and body.get("messages") == ASKED and bad_context
+        if only_context_bad:
+            assert "catalyst_context" in err["message"], err
 
 
 @FUZZ
 @given(st.binary(max_size=300))
+@example(b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "catalyst_context": 1e999999}')
+@example(b'{"model": "m", "messages": [], "catalyst_context": 12345678901234567890123}')
+@example(b'{"model": "m", "messages": [{"role": "user", "content": "\\ud800"}]}')
 def test_proxy_answers_any_bytes_with_a_clean_json_error(proxy_client: Any, raw: bytes) -> None:
     r = proxy_client.post("/v1/chat/completions", content=raw, headers={"content-type": "application/json"})
     assert r.status_code < 500, (r.status_code, r.text[:300])
