@@ -195,11 +195,9 @@ class _Plan:
         for c in verdict.checks:
             ev = [(texts.add(e.text) if e.text else None, texts.add(e.reason)) for e in c.evidence]
             details = [(path, texts.add(s)) for path, s in _strings(c.details, ())]
-            extra = {k: texts.add(v) for k, v in (("error", c.error), ("retry_hint", getattr(c, "retry_hint", None)))
-                     if v}
-            replacement = getattr(c, "replacement", None)
-            if replacement is not None:
-                extra["replacement"] = texts.add(replacement.text)
+            extra = {k: texts.add(v) for k, v in (("error", c.error), ("retry_hint", c.retry_hint)) if v}
+            if c.replacement is not None:
+                extra["replacement"] = texts.add(c.replacement.text)
             checks.append((ev, details, extra))
         out = texts.scan(self.detectors)
 
@@ -228,9 +226,8 @@ class _Plan:
             for key in ("error", "retry_hint"):
                 if key in extra:
                     update[key] = out[extra[key]]
-            if "replacement" in extra:
-                update["replacement"] = c.replacement.model_copy(  # type: ignore[union-attr]
-                    update={"text": out[extra["replacement"]]})
+            if c.replacement is not None and "replacement" in extra:
+                update["replacement"] = c.replacement.model_copy(update={"text": out[extra["replacement"]]})
             new_checks.append(c.model_copy(update=update))
         new_verdict = verdict.model_copy(update={
             "output": out[delivered] if delivered is not None else None,
