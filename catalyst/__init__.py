@@ -15,11 +15,22 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from catalyst.checks import Check, CheckContext, check
-    from catalyst.errors import Blocked, CatalystError, PolicyError, RecordError, RuntimeFailure, UserError
+    from catalyst.checks import Check, CheckContext
+    from catalyst.errors import (
+        Blocked,
+        CatalystError,
+        ConfigError,
+        PolicyError,
+        RecordError,
+        RuntimeFailure,
+        UserError,
+    )
+    from catalyst.langgraph import validation_node
+    from catalyst.openai import wrap_client
     from catalyst.policy import CompiledPolicy, Policy, load_policy
-    from catalyst.records import CheckResult, Decision, Evidence, Interaction, Verdict
-    from catalyst.registry import register
+    from catalyst.records import CheckResult, Decision, Evidence, Interaction, Replacement, Verdict
+    from catalyst.registry import check, register
+    from catalyst.review import ReviewQueue
     from catalyst.store import Store
     from catalyst.validator import Validator
     from catalyst.wrapping import Validated, wrap
@@ -27,14 +38,16 @@ if TYPE_CHECKING:
 # name → module. Imported on first use, so `import catalyst` (and the CLI's --help) stays fast:
 # LangGraph alone takes about a second to import.
 _LAZY = {
-    "Check": "catalyst.checks", "CheckContext": "catalyst.checks", "check": "catalyst.checks",
-    "CatalystError": "catalyst.errors", "PolicyError": "catalyst.errors", "RecordError": "catalyst.errors",
-    "RuntimeFailure": "catalyst.errors", "UserError": "catalyst.errors",
+    "Blocked": "catalyst.errors", "CatalystError": "catalyst.errors", "ConfigError": "catalyst.errors",
+    "PolicyError": "catalyst.errors", "RecordError": "catalyst.errors", "RuntimeFailure": "catalyst.errors",
+    "UserError": "catalyst.errors",
+    "Check": "catalyst.checks", "CheckContext": "catalyst.checks", "check": "catalyst.registry",
     "CompiledPolicy": "catalyst.policy", "Policy": "catalyst.policy", "load_policy": "catalyst.policy",
     "CheckResult": "catalyst.records", "Decision": "catalyst.records", "Evidence": "catalyst.records",
-    "Interaction": "catalyst.records", "Verdict": "catalyst.records",
-    "register": "catalyst.registry", "Store": "catalyst.store", "Validator": "catalyst.validator",
-    "Blocked": "catalyst.errors", "Validated": "catalyst.wrapping", "wrap": "catalyst.wrapping",
+    "Interaction": "catalyst.records", "Replacement": "catalyst.records", "Verdict": "catalyst.records",
+    "register": "catalyst.registry", "ReviewQueue": "catalyst.review", "Store": "catalyst.store",
+    "Validator": "catalyst.validator", "Validated": "catalyst.wrapping", "wrap": "catalyst.wrapping",
+    "wrap_client": "catalyst.openai", "validation_node": "catalyst.langgraph",
 }
 
 
@@ -60,12 +73,15 @@ __all__ = [
     "CheckContext",
     "CheckResult",
     "CompiledPolicy",
+    "ConfigError",
     "Decision",
     "Evidence",
     "Interaction",
     "Policy",
     "PolicyError",
     "RecordError",
+    "Replacement",
+    "ReviewQueue",
     "RuntimeFailure",
     "Store",
     "UserError",
@@ -75,5 +91,7 @@ __all__ = [
     "check",
     "load_policy",
     "register",
+    "validation_node",
     "wrap",
+    "wrap_client",
 ]

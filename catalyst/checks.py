@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 
@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from catalyst.errors import ConfigError
 from catalyst.records import CheckResult, Evidence, Interaction, Replacement
 
-__all__ = ["Check", "CheckContext", "Regex", "check", "to_result"]
+__all__ = ["Check", "CheckContext", "Regex", "to_result"]
 
 
 def _compiles(pattern: str) -> str:
@@ -78,6 +78,10 @@ class Check(BaseModel):
 
     - ``name``: the name policies use (lower_snake_case).
     - ``costly``: run only when the cheap checks leave the answer in the review band.
+    - ``evidence``: the score is evidence about whether the answer is right (grounding, judge, consistency,
+      logprob, verbalized). Only evidence checks make the confidence; the others are rules that act through
+      ``on_fail`` (default: review) and never raise or dilute it. An evidence check that cannot score an
+      answer (no context, no samples) returns :meth:`unscored`.
     - ``catches`` / ``cost``: one line each for the generated checks reference.
 
     Configuration fields every check has: ``threshold`` (a score below it fails the check).
@@ -87,6 +91,7 @@ class Check(BaseModel):
 
     name: ClassVar[str] = ""
     costly: ClassVar[bool] = False
+    evidence: ClassVar[bool] = False
     catches: ClassVar[str] = ""
     cost: ClassVar[str] = "cheap"
 
@@ -122,6 +127,15 @@ class Check(BaseModel):
         )
 
 
+    def unscored(self, reason: str, *, passed: bool = True, **details: Any) -> CheckResult:
+        """This answer could not be scored (no context, nothing to check): no evidence either way.
+
+        The score is None, so the answer's confidence does not count this check; when no evidence check
+        scores, the verdict says ``evidence: none`` and the policy's ``on_unverified`` decides.
+        """
+        return CheckResult(name=self.name, score=None, passed=passed, details={"unscored": reason, **details})
+
+
 def to_result(check: Check, value: Any, name: str | None = None) -> CheckResult:
     """Normalise what ``run`` returned into a ``CheckResult`` named ``name``."""
     label = name or check.name
@@ -137,26 +151,3 @@ def to_result(check: Check, value: Any, name: str | None = None) -> CheckResult:
             raise ValueError(f"check `{label}` returned score {value!r}; scores are in [0, 1]")
         return CheckResult(name=label, score=score, passed=score >= check.threshold)
     raise TypeError(f"check `{label}` returned {type(value).__name__}; return a CheckResult, a float or a bool")
-
-
-def check(fn: Callable[..., Any] | None = None, *, name: str | None = None, costly: bool = False,
-          threshold: float = 0.5, catches: str = "", evidence: bool = False, register: bool = True,
-          override: bool = False) -> Any:
-    """Turn a function ``f(ctx, *, setting: type = default) -> CheckResult | float | bool`` (sync or async)
-    into a Check class; parameters after ``ctx`` become its typed settings (see ``registry.function_check``).
-
-    >>> @check
-    ... def mentions_refund(ctx, word: str = "refund"):
-    ...     return word in ctx.output
-    >>> policy_uses = mentions_refund(word="money back")  # an instance, like any other check
-
-    The class is registered under ``name`` (default: the function's name) so policies can use it; a name a
-    built-in or plugin already has is refused unless ``override=True``.
-    """
-    from catalyst.registry import function_check
-
-    def wrap(f: Callable[..., Any]) -> type[Check]:
-        return function_check(f, name=name, costly=costly, threshold=threshold, catches=catches, evidence=evidence,
-                              register_it=register, override=override)
-
-    return wrap(fn) if fn is not None else wrap

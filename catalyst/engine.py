@@ -25,7 +25,7 @@ class Item:
 
     record: Interaction
     results: list[CheckResult] = field(default_factory=list)
-    confidence: float = 0.0
+    confidence: float | None = None  # None: no evidence check scored (not verified)
     decision: Decision = Decision.REVIEW
     reasons: list[str] = field(default_factory=list)
     attempts: int = 1
@@ -150,33 +150,46 @@ def has_async_checks(policy: CompiledPolicy) -> bool:
 
 
 # -- deciding -------------------------------------------------------------------------------------
+#
+# The confidence is evidence, not pass marks: only evidence checks (``Check.evidence``: grounding, judge,
+# consistency, logprob, verbalized...) make it; rule checks (non_empty, length, denylist, schema, secrets, pii...)
+# act only through ``on_fail`` and never raise or dilute it. When no evidence check scored, there is no
+# confidence (None, ``evidence: none``) and the policy's ``on_unverified`` decides.
 
-def aggregate(results: Sequence[CheckResult], plan: Plan, method: str) -> float:
-    """Combine check scores: weighted mean (default), min, or weighted geometric mean.
+#: What a failed rule check without ``on_fail`` does: a person looks (it never dilutes the confidence).
+RULE_DEFAULT = Decision.REVIEW
 
-    Broken checks (score None) and weight-0 (rule-only) checks do not count; with nothing left,
-    confidence is 1.0 if every check passed, else 0.0.
+_VERB = {Decision.BLOCK: "blocked", Decision.REVIEW: "sent to review", Decision.RETRY: "retry requested",
+         Decision.ACCEPT: "accepted"}
+
+
+def aggregate(results: Sequence[CheckResult], plan: Plan, method: str) -> float | None:
+    """Combine the evidence checks' scores: weighted mean (default), min, or weighted geometric mean.
+
+    Only checks in ``plan.evidence`` count; broken ones (error), unscored ones (score None) and weight-0 ones
+    do not. None when no evidence check scored: the answer is not verified (never 1.0).
     """
+    evidence = plan.evidence
+    if not evidence:
+        return None
     weights = plan.weights
     num = total = 0.0
     lo = 1.0
-    any_scored = False
     for r in results:
         s = r.score
-        if s is None:
+        if s is None or r.error is not None or r.name not in evidence:
             continue
         w = weights.get(r.name, 1.0)
         if w <= 0:
             continue
-        any_scored = True
         if method == "geometric_mean":
             num += w * math.log(max(s, 1e-6))
         else:
             num += w * s
         total += w
         lo = min(lo, s)
-    if not any_scored:
-        return 1.0 if results and all(r.passed for r in results) else 0.0
+    if total <= 0:
+        return None
     if method == "min":
         return lo
     if method == "geometric_mean":
@@ -184,51 +197,100 @@ def aggregate(results: Sequence[CheckResult], plan: Plan, method: str) -> float:
     return num / total
 
 
+def _why(r: CheckResult) -> str:
+    """One plain phrase: the check's retry hint, else its first evidence (with the span), else its score."""
+    hint = r.retry_hint  # what to tell the model on a re-ask (typed, set by schema and the like)
+    if hint:
+        return str(hint)
+    if r.evidence:
+        e = r.evidence[0]
+        where = f" at {e.start}–{e.end}" if e.field == "output" and e.end > e.start else ""
+        return f"{e.reason}{where}"
+    return "failed" if r.score is None else f"score {r.score:.2f}"
+
+
+def _unverified_why(results: Sequence[CheckResult], plan: Plan) -> str:
+    if not plan.evidence:
+        return "the policy has no evidence check (grounding, judge, consistency, logprob, verbalized)"
+    parts = []
+    for r in results:
+        if r.name in plan.evidence:
+            d = r.details or {}
+            note = r.error or d.get("unscored") or d.get("reason") or \
+                (r.evidence[0].reason if r.evidence else None) or "no score"
+            parts.append(f"{r.name}: {note}")
+    ran = ", ".join(parts) if parts else "none ran"
+    return f"no evidence check could score it ({ran})"
+
+
 def decide(item: Item, policy: CompiledPolicy) -> None:
     """Set confidence, decision and reasons from the item's results.
 
-    Order of precedence: a broken check → at least review (fail closed); hard rules (``on_fail``) →
-    the strictest that fired; otherwise the thresholds.
+    1. ``confidence`` = the (calibrated) aggregate of the evidence checks, or None when none scored.
+    2. The base decision: the thresholds on the confidence, or ``on_unverified`` without one.
+    3. Rules: a failed check with ``on_fail`` (or a failed rule check, default review) raises the decision to at
+       least that one; ``retry`` replaces it (the new answer is screened again).
+    4. A broken check (it raised) → at least review (fail closed).
+
+    The first reason always names what decided, in one sentence ("blocked by secrets: ..."); the others follow.
     """
     plan = policy.plan_of(item.record)
     results = item.results
+    evidence = plan.evidence
     conf = aggregate(results, plan, policy.policy.aggregate)
-    if policy.calibrator is not None:
-        conf = float(policy.calibrator(conf, {r.name: r.score for r in results}))
-    conf = min(1.0, max(0.0, conf))
+    if conf is not None:
+        if policy.calibrator is not None:
+            conf = float(policy.calibrator(conf, {r.name: r.score for r in results if r.name in evidence}))
+        conf = min(1.0, max(0.0, conf))
     item.confidence = conf
     th = plan.thresholds
     rules = plan.rules
-    reasons: list[str] = []
     fired: Decision | None = None
-    broken = False
+    fired_reasons: list[tuple[Decision, str]] = []
+    broken: list[str] = []
     for r in results:
         if r.passed:
             continue
         if r.error is not None:
-            broken = True
-        elif r.name in rules:
-            action = rules[r.name]
-            hint = r.retry_hint  # what to tell the model on a re-ask
-            why = hint or (r.evidence[0].reason if r.evidence else f"score {r.score:.2f}")
-            reasons.append(f"check `{r.name}` failed ({why}): {action.value}")
-            if fired is None or SEVERITY[action] > SEVERITY[fired]:
-                fired = action
-    if conf >= th.accept:
-        decision = Decision.ACCEPT
+            broken.append(f"check `{r.name}` broke ({r.error})")
+            continue
+        action = rules.get(r.name)
+        if action is None:
+            if r.name in evidence:
+                continue  # an evidence check without on_fail acts through the confidence only
+            action = RULE_DEFAULT
+        fired_reasons.append((action, f"{_VERB[action]} by {r.name}: {_why(r)}"))
+        if fired is None or SEVERITY[action] > SEVERITY[fired]:
+            fired = action
+    if conf is None:
+        base = Decision(policy.policy.on_unverified.for_record(item.record))
+        base_reason = f"not verified: {_unverified_why(results, plan)}; on_unverified: {base.value}"
+    elif conf >= th.accept:
+        base = Decision.ACCEPT
+        base_reason = f"confidence {conf:.2f} is at or above the accept threshold {th.accept:.2f}"
     elif conf < th.block:
-        decision = Decision.BLOCK
-        reasons.append(f"confidence {conf:.2f} is below the block threshold {th.block:.2f}")
+        base, base_reason = Decision.BLOCK, f"confidence {conf:.2f} is below the block threshold {th.block:.2f}"
     else:
+        base = Decision.REVIEW
+        base_reason = f"confidence {conf:.2f} is in the review band [{th.block:.2f}, {th.accept:.2f})"
+    decision = base
+    if fired is not None:
+        decision = fired if fired is Decision.RETRY else _stricter(base, fired)
+    reasons: list[str] = []
+    if broken and SEVERITY[decision] < SEVERITY[Decision.REVIEW]:
         decision = Decision.REVIEW
-        reasons.append(f"confidence {conf:.2f} is in the review band [{th.block:.2f}, {th.accept:.2f})")
-    if fired is not None:  # hard rules override the thresholds
-        decision = fired
-    if broken:
-        for r in results:
-            if r.error is not None:
-                reasons.append(f"check `{r.name}` broke ({r.error}); sent to review")
-        decision = _stricter(decision, Decision.REVIEW)
+        reasons += [f"{b}; sent to review" for b in broken]
+        broken = []
+    if fired is not None and decision is fired:  # the rule decided: say so first, strictest first
+        fired_reasons.sort(key=lambda x: -SEVERITY[x[0]])
+        reasons += [why for _, why in fired_reasons]
+        if base is not Decision.ACCEPT or conf is None:
+            reasons.append(base_reason)
+    else:
+        if decision is not Decision.ACCEPT or conf is None:
+            reasons.append(base_reason)
+        reasons += [why for _, why in fired_reasons]
+    reasons += [f"{b}; sent to review" for b in broken]
     item.decision = decision
     item.reasons = reasons
 
@@ -238,16 +300,19 @@ def _stricter(a: Decision, b: Decision) -> Decision:
 
 
 def needs_escalation(policy: CompiledPolicy, item: Item) -> bool:
-    """Costly checks pay off only when the cheap ones leave the answer in doubt (review band, not blocked)."""
-    return bool(policy.plan_of(item.record).costly) and not item.escalated and item.decision is Decision.REVIEW
+    """Costly checks pay off when the cheap ones leave doubt: the review band, or no evidence yet (not blocked)."""
+    if not policy.plan_of(item.record).costly or item.escalated:
+        return False
+    return item.decision is Decision.REVIEW or (item.confidence is None and item.decision is not Decision.BLOCK)
 
 
 def to_verdict(item: Item, policy: CompiledPolicy, output: str | None = None) -> Verdict:
     item.ms = (time.perf_counter() - item.started) * 1000
     v: Verdict = _construct(Verdict, {
         "id": item.record.id, "confidence": item.confidence, "decision": item.decision, "policy": policy.version,
+        "evidence": "none" if item.confidence is None else "scored",
         "checks": item.results, "reasons": item.reasons, "attempts": item.attempts, "output": output,
-        "segment": item.record.segment, "ms": item.ms,
+        "segment": item.record.segment, "ms": item.ms, "label": item.record.label,
     })
     item.verdict = v
     return v

@@ -11,13 +11,26 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from catalyst.engine import Item
-from catalyst.policy import CompiledPolicy
+from catalyst.policy import CompiledPolicy, Policy, compile_policy, load_policy
 from catalyst.records import Interaction, Verdict
 
-__all__ = ["Flow", "FlowState", "NullSink", "Outcome", "Regenerate", "Sink"]
+__all__ = ["Flow", "FlowState", "NullSink", "Outcome", "PolicyLike", "Regenerate", "Sink", "as_policy"]
+
+#: a policy as callers give it: compiled, a Policy object, a shipped name or a YAML path
+PolicyLike = CompiledPolicy | Policy | str | Path
+
+
+def as_policy(policy: PolicyLike) -> CompiledPolicy:
+    """The compiled policy for anything a caller may pass as a policy."""
+    if isinstance(policy, CompiledPolicy):
+        return policy
+    if isinstance(policy, Policy):
+        return compile_policy(policy)
+    return load_policy(policy)
 
 #: ``regenerate(record, reasons) -> new output``: re-ask the model with the reasons (the retry path).
 Regenerate = Callable[[Interaction, list[str]], str | Awaitable[str]]

@@ -24,7 +24,8 @@ import pyarrow as pa
 
 from catalyst._gc import gc_paused
 from catalyst.jsonl import ReadStats, Rejected, read_records
-from catalyst.policy import CompiledPolicy
+from catalyst.policy import CompiledPolicy, Policy, compile_policy
+from catalyst.summary import Summary
 
 # Start-up time: the CLI imports this module to start the fork server *before* anything heavy, so the flow
 # (pipeline, sink, store: LangGraph alone ~1 s) is imported inside the functions that run in the workers,
@@ -74,8 +75,6 @@ def _die_with_parent() -> None:
 def _init(policy_data: dict[str, Any], source: str | None, skip: frozenset[str], skip_bad: bool,
           want_lines: bool) -> None:
     _die_with_parent()
-    from catalyst.policy import Policy, compile_policy  # see the start-up note at the top
-
     _worker.update(_state(compile_policy(Policy.model_validate(policy_data), source=source), skip, skip_bad,
                           want_lines))
 
@@ -101,7 +100,6 @@ def _work(first_line: int, raw_lines: list[bytes]) -> BatchResult:
 
 def _validate_chunk(state: dict[str, Any], first_line: int, raw_lines: list[bytes]) -> BatchResult:
     from catalyst.store._store import to_arrow  # see the start-up note at the top
-    from catalyst.summary import Summary
 
     pipeline = state["pipeline"]
     skip: frozenset[str] = state["skip"]

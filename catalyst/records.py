@@ -167,29 +167,62 @@ class CheckResult(BaseModel):
                                 "ms": 0.0, "error": None, "details": {}, "replacement": None, "retry_hint": None})
 
 
+#: ``scored``: at least one evidence check scored the answer and ``confidence`` is its probability of being
+#: acceptable. ``none``: no evidence check could score it (no context, no samples, no model): ``confidence``
+#: is None (JSON ``null``), never 1.0, and the policy's ``on_unverified`` decided.
+EvidenceState = Literal["scored", "none"]
+
+
 class Verdict(BaseModel):
-    """The outcome for one interaction."""
+    """The outcome for one interaction.
+
+    ``confidence`` is the calibrated probability that the answer is acceptable, computed from evidence checks
+    only; it is None exactly when ``evidence`` is ``"none"`` (the answer was not verified).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     id: str
-    confidence: float = Field(ge=0.0, le=1.0)
+    confidence: float | None = Field(ge=0.0, le=1.0)
     decision: Decision
     policy: str
+    evidence: EvidenceState = "scored"
     checks: list[CheckResult] = Field(default_factory=list)
     reasons: list[str] = Field(default_factory=list)
     attempts: int = 1
     output: str | None = None  # set when the delivered text differs from the input (redacted, retried)
     segment: dict[str, Any] = Field(default_factory=dict)
     ms: float | None = None
+    label: Literal[0, 1] | None = None  # the record's ground truth, carried so verdict lines can be evaluated
+
+    @model_validator(mode="after")
+    def _evidence_agrees(self) -> Verdict:
+        if (self.confidence is None) != (self.evidence == "none"):
+            raise ValueError("confidence is None exactly when evidence is `none` (not verified); got confidence "
+                             f"{self.confidence!r} with evidence {self.evidence!r}")
+        return self
 
     @property
     def failed(self) -> list[CheckResult]:
         return [c for c in self.checks if not c.passed]
 
+    @property
+    def verified(self) -> bool:
+        """True when evidence checks scored the answer (``confidence`` is a probability)."""
+        return self.evidence == "scored"
+
     def to_json(self) -> str:
-        """One JSONL line (without the newline)."""
-        return self.model_dump_json(exclude_none=True)
+        """One JSONL line (without the newline); an unverified verdict says ``"confidence": null``."""
+        line = self.model_dump_json(exclude_none=True)
+        if self.confidence is None:
+            d = orjson.loads(line)
+            line = orjson.dumps({"id": d.pop("id"), "confidence": None, **d}).decode()
+        return line
+
+
+def confidence_text(confidence: float | None, digits: int = 2) -> str:
+    """How every display shows a confidence: the number, or ``not verified`` (never a number) without evidence."""
+    return "not verified" if confidence is None else f"{confidence:.{digits}f}"
 
 
 def _construct(cls: Any, values: dict[str, Any]) -> Any:

@@ -30,8 +30,8 @@ from pydantic import Field
 from catalyst.checks import Check, CheckContext
 from catalyst.errors import CheckNameTaken, ConfigError, PluginError, UnknownCheckError
 
-__all__ = ["GROUP", "all_checks", "function_check", "get", "import_plugin", "imported_plugins", "names", "origin",
-           "register", "unknown_message"]
+__all__ = ["GROUP", "all_checks", "check", "function_check", "get", "import_plugin", "imported_plugins", "names",
+           "origin", "register", "unknown_message"]
 
 GROUP = "catalyst.checks"
 
@@ -271,3 +271,24 @@ def import_plugin(spec: str, *, base: str | Path | None = None) -> str:
         canonical = os.path.abspath(found)  # found beside the policy: workers import it by path
     _plugins[canonical] = module_name
     return canonical
+
+
+def check(fn: Callable[..., Any] | None = None, *, name: str | None = None, costly: bool = False,
+          threshold: float = 0.5, catches: str = "", evidence: bool = False, register: bool = True,
+          override: bool = False) -> Any:
+    """Turn a function ``f(ctx, *, setting: type = default) -> CheckResult | float | bool`` (sync or async)
+    into a Check class; parameters after ``ctx`` become its typed settings (see ``registry.function_check``).
+
+    >>> @check
+    ... def mentions_refund(ctx, word: str = "refund"):
+    ...     return word in ctx.output
+    >>> policy_uses = mentions_refund(word="money back")  # an instance, like any other check
+
+    The class is registered under ``name`` (default: the function's name) so policies can use it; a name a
+    built-in or plugin already has is refused unless ``override=True``.
+    """
+    def wrap(f: Callable[..., Any]) -> type[Check]:
+        return function_check(f, name=name, costly=costly, threshold=threshold, catches=catches, evidence=evidence,
+                              register_it=register, override=override)
+
+    return wrap(fn) if fn is not None else wrap

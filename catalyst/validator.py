@@ -9,24 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from catalyst._gc import gc_paused
-from catalyst.flow import Flow, Regenerate, Sink
+from catalyst.flow import Flow, PolicyLike, Regenerate, Sink, as_policy
 from catalyst.jsonl import parse_record
 from catalyst.pipeline import Pipeline
-from catalyst.policy import CompiledPolicy, Policy, compile_policy, load_policy
+from catalyst.policy import CompiledPolicy
 from catalyst.records import Interaction, Verdict
 from catalyst.sink import LogSink
 from catalyst.store import Store
 
-PolicyLike = CompiledPolicy | Policy | str | Path
+__all__ = ["Answer", "PolicyLike", "Validator", "as_policy"]
+
 Answer = Interaction | dict[str, Any] | str
-
-
-def as_policy(policy: PolicyLike) -> CompiledPolicy:
-    if isinstance(policy, CompiledPolicy):
-        return policy
-    if isinstance(policy, Policy):
-        return compile_policy(policy)
-    return load_policy(policy)
 
 
 class Validator:

@@ -18,4 +18,5 @@ checks:
     as: banned
     on_fail: block
 retry: {{max_retries: {max_retries}, on_exhausted: {on_exhausted}}}
+on_unverified: accept  # rules only, no evidence check: an answer that passes them goes out (as unverified)
 """)

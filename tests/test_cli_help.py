@@ -25,10 +25,7 @@ def _heavy_after(code: str) -> list[str]:
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(m, marks=pytest.mark.xfail(strict=True, reason="cli/evaluate.py (helper evidence) imports numpy, "
-                                            "yaml and rich.table at its top; drop this mark once it does not"))
-    if m == "evaluate" else m for m in MODULES])
+@pytest.mark.parametrize("name", MODULES)
 def test_a_command_module_imports_nothing_heavy(name):
     assert _heavy_after(f"import catalyst.cli.{name}") == []
 

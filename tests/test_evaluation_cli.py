@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -110,11 +111,12 @@ def test_bad_input(files):
 def test_cli_exit_code_and_message_in_a_real_process(tmp_path):
     """The shipped policy, scores precomputed for its checks, NaN confidence: one clear line, exit 2."""
     lines = [{"id": f"r{i}", "label": i % 2, "output": "text",
-              "checks": [{"name": "non_empty", "score": float(i % 2), "passed": True},
-                         {"name": "length", "score": 1.0, "passed": True}]} for i in range(40)]
+              "checks": [{"name": "non_empty", "score": 1.0, "passed": True},
+                         {"name": "grounding", "score": 0.2 + 0.6 * (i % 2), "passed": bool(i % 2)}]}
+             for i in range(40)]
     write_jsonl(tmp_path / "ok.jsonl", lines)
     rep = _run("eval", str(tmp_path / "ok.jsonl"), "--policy", "default")
-    assert "non_empty" in rep.output
+    assert "grounding" in rep.output and "non_empty" in rep.output
     (tmp_path / "nan.jsonl").write_bytes(b"".join(
         orjson.dumps({"label": i % 2, "confidence": 0.5}) + b"\n" for i in range(10))
         + b'{"label": 1, "confidence": "high"}\n')
@@ -147,3 +149,66 @@ def test_jsonl_loader_names_the_bad_line(tmp_path, text, where):
     (tmp_path / "bad.jsonl").write_text(text)
     with pytest.raises(RecordError, match=where):
         load_jsonl(tmp_path / "bad.jsonl")
+
+
+# -- the loop's rough edges (issues 11 and 13) ------------------------------------------------------------
+def test_calibrate_accepts_raw_labelled_records_and_prints_json(files):
+    write_jsonl(files / "raw.jsonl", as_raw(make_records(300, seed=3)))
+    res = _run("calibrate", "--policy", str(files / "p.yaml"), "--data", str(files / "raw.jsonl"), "--json")
+    cal = json.loads(res.stdout)
+    assert cal["n_labels"] == 300 and cal["method"] in ("isotonic", "platt", "logistic")
+    assert cal["metrics"]["scores_from"].startswith("check scores") and cal["metrics"]["unverified_left_out"] == 0
+
+
+def test_eval_and_calibrate_leave_unverified_records_out_and_say_so(files):
+    recs = make_records(400, seed=4)
+    for r in recs[:40]:  # no evidence check scored these: verdict lines with evidence none
+        r["checks"] = [{"name": c["name"], "score": None, "passed": True} for c in r["checks"]]
+        r["confidence"] = None
+    write_jsonl(files / "mixed.jsonl", recs)
+    rep = json.loads(_run("eval", str(files / "mixed.jsonl"), "--policy", str(files / "p.yaml"), "--json",
+                          "--out", str(files / "rep")).stdout)
+    assert "<b>Not verified:</b> 40 labelled answers" in (files / "rep" / "report.html").read_text()
+    assert rep["n_labelled"] == 400 and rep["n_verified"] == 360 and rep["overall"]["n"] == 360
+    assert rep["unverified"]["n"] == 40 and rep["unverified"]["decisions"]["review_rate"] == 1.0  # on_unverified
+    assert rep["decisions"]["n"] == 400
+    cal = json.loads(_run("calibrate", "--policy", str(files / "p.yaml"), "--data", str(files / "mixed.jsonl"),
+                          "--json").stdout)
+    assert cal["n_labels"] == 360 and cal["metrics"]["unverified_left_out"] == 40
+    out = _run("tune", "--policy", str(files / "p.yaml"), "--data", str(files / "mixed.jsonl"),
+               "--target-precision", "0.9", "--json")
+    assert json.loads(out.stdout)["n_unverified"] == 40
+
+
+def test_tune_warns_when_the_thresholds_cost_more_than_asked(files):
+    from catalyst.cli.evaluate import run_tune
+
+    out = run_tune(str(files / "p.yaml"), files / "new.jsonl", None, 0.05, 0.05, None)
+    assert out["tuned"]["precision_accepted"] < out["current"]["precision_accepted"] - 0.02
+    assert any("costs precision" in w for w in out["warnings"])
+    assert out["tradeoff"].startswith("asked review ≤ 5%; got accept ≥ ")
+    strict = run_tune(str(files / "p.yaml"), files / "new.jsonl", 0.97, None, 0.05, None)
+    assert any("review rate rises" in w for w in strict["warnings"])
+
+
+def test_piped_tables_are_never_cut(files):
+    env = {**os.environ, "COLUMNS": "60"}
+    code = ("from catalyst.evaluation.synthetic import register_checks; register_checks(); "
+            "from catalyst.cli import main; main()")
+    got = subprocess.run([sys.executable, "-c", code, "tune", "--policy", str(files / "p.yaml"), "--data",
+                          str(files / "new.jsonl"), "--review-budget", "0.05"], capture_output=True, text=True,
+                         env=env)
+    assert got.returncode == 0, got.stderr
+    assert "…" not in got.stdout and "prec. accepted" in got.stdout and "correct blocked" in got.stdout
+    assert "warning: the review budget 5% costs precision" in " ".join(got.stderr.split())
+
+
+def test_validate_out_keeps_each_records_label(tmp_path):
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, [{"id": "a", "output": "Paris.", "context": ["Paris is the capital."], "label": 1},
+                      {"id": "b", "output": "Lyon.", "label": 0}, {"id": "c", "output": "Nice."}])
+    _run("validate", str(src), "--policy", "default", "--out", str(tmp_path / "out.jsonl"), "--db",
+         str(tmp_path / "log.duckdb"))
+    lines = {r["id"]: r for r in map(json.loads, (tmp_path / "out.jsonl").read_text().splitlines())}
+    assert lines["a"]["label"] == 1 and lines["b"]["label"] == 0 and "label" not in lines["c"]
+    assert lines["b"]["confidence"] is None and lines["b"]["evidence"] == "none"

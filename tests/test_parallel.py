@@ -24,6 +24,7 @@ checks:
   - denylist:
       phrases: ["as an AI language model"]
     on_fail: review
+on_unverified: accept
 """
 
 

@@ -51,7 +51,9 @@ def test_accept_gets_headers_field_and_one_logged_verdict(client, proxy, upstrea
         model="m", messages=MSG, extra_body={"catalyst_context": ["Paris is the capital of France."]})
     r = raw.parse()
     assert r.choices[0].message.content == "Paris is the capital of France."
-    assert raw.headers["x-catalyst-decision"] == "accept" and float(raw.headers["x-catalyst-confidence"]) == 1.0
+    # a rules-only policy verifies nothing: accepted (on_unverified), never read as confidence 1.0
+    assert raw.headers["x-catalyst-decision"] == "accept" and raw.headers["x-catalyst-confidence"] == "not verified"
+    assert raw.headers["x-catalyst-evidence"] == "none"
     assert r.catalyst["decision"] == "accept" and r.choices[0].catalyst["decision"] == "accept"
     assert "catalyst_context" not in upstream.requests[0].json  # Catalyst's fields never go upstream
     assert {k.lower(): v for k, v in upstream.requests[0].headers.items()}["authorization"] == "Bearer sk-test"
@@ -213,3 +215,9 @@ def test_a_client_that_hangs_up_mid_stream_still_gets_its_answer_judged(upstream
     meta = json.loads(row["metadata"])
     assert meta["stopped_by_caller"] is True and row["output"].startswith("one") and row["output"] != \
         "one two three four five six seven eight"
+
+
+def test_the_warm_up_at_start_logs_nothing(upstream, db_path):
+    with serve_in_thread(upstream.url, db=db_path) as px:  # the default policy: its PII/injection models load here
+        assert httpx.get(px.url.removesuffix("/v1") + "/healthz").json()["ok"]
+    assert upstream.requests == [] and logged(db_path) == []

@@ -257,3 +257,59 @@ def test_the_review_link_is_written_with_the_item(tmp_path, monkeypatch):
     [final] = reviewer.resume_decided(v)
     assert final.decision is Decision.ACCEPT and final.id == "q-1"
     v.close()
+
+
+# -- the batch command: its workers hand outcomes to the same sink (notifications) and the parent logs ---------
+@pytest.mark.parametrize("workers", [1, 2])
+def test_catalyst_validate_logs_every_reported_verdict_and_notifies(workers, tmp_path):
+    from test_review_notify import Receiver
+
+    receiver = Receiver()
+    try:
+        policy = tmp_path / "notify.yaml"
+        policy.write_text(POLICY + f"review:\n  notify: {{webhook: '{receiver.url}/hook', events: [enqueue, block]}}\n")
+        src, db, out = tmp_path / "in.jsonl", tmp_path / "log.duckdb", tmp_path / "out.jsonl"
+        src.write_text("".join(f'{{"id": "r{i}", "output": "As an AI language model, {i}."}}\n' if i % 10 == 0
+                               else f'{{"id": "r{i}", "output": "answer {i}"}}\n' for i in range(300)))
+        done = subprocess.run([sys.executable, "-m", "catalyst", "validate", str(src), "--policy", str(policy),
+                               "--db", str(db), "--out", str(out), "--workers", str(workers), "--batch-size", "50"],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        reported = {line.split('"id":"')[1].split('"')[0] for line in out.read_text().splitlines()}
+        assert len(reported) == 300 and _logged(db) == reported
+        events = [body for path, body in receiver.bodies if path == "/hook"]
+        assert sorted(e["data"]["id"] for e in events) == sorted(f"r{i}" for i in range(0, 300, 10))
+        assert {e["event"] for e in events} == {"enqueue"}
+    finally:
+        receiver.close()
+
+
+def test_a_killed_proxy_loses_no_answered_request(tmp_path):
+    """The proxy under concurrent clients, killed (SIGKILL) at once with a 60 s flush interval: every request
+    it answered is in the log after the next open (the journal), none twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import openai
+    from test_proxy_serve import start_serve
+
+    from catalyst.testing import ScriptedServer
+
+    db = tmp_path / "proxy.duckdb"
+    with ScriptedServer({"*": "Fine."}) as up:
+        proc, url = start_serve(up.url, db, flush=60.0)
+        try:
+            def ask(i: int) -> str:
+                with openai.OpenAI(base_url=url, api_key="k", max_retries=0) as c:
+                    r = c.chat.completions.with_raw_response.create(
+                        model="m", messages=[{"role": "user", "content": f"question {i}"}])
+                    return r.parse().id if r.headers.get("x-catalyst-decision") else ""
+
+            with ThreadPoolExecutor(8) as pool:
+                answered = [x for x in pool.map(ask, range(120)) if x]
+        finally:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert len(answered) == 120
+    with Store(db) as store:
+        n, distinct = store.query("SELECT count(*) AS n, count(DISTINCT id) AS d FROM verdicts")[0].values()
+    assert n == distinct == 120

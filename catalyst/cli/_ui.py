@@ -101,6 +101,7 @@ def verdict_panel(v: dict[str, Any]) -> list[Any]:
     from rich.panel import Panel
     from rich.text import Text
 
+    from catalyst.records import confidence_text
     from catalyst.review._text import visible
 
     inter = v.get("interaction") or {}
@@ -109,7 +110,7 @@ def verdict_panel(v: dict[str, Any]) -> list[Any]:
     context = orjson.loads(ctx) if isinstance(ctx, str) and ctx else (ctx or [])
     style = DECISION_STYLE.get(v["decision"], "white")
     head = Text.assemble(("decision ", "bold"), (v["decision"], f"bold {style}"),
-                         ("   confidence ", "bold"), f"{v['confidence']:.3f}",
+                         ("   confidence ", "bold"), confidence_text(v["confidence"], 3),
                          ("   policy ", "bold"), v["policy"], ("   at ", "bold"), str(v["created_at"]))
     parts: list[Any] = [head]
     if inter.get("input"):

@@ -95,6 +95,7 @@ def _print_queue(queue: object, json_out: bool = False) -> None:
     from rich.text import Text
 
     from catalyst.cli._ui import console, plain_table
+    from catalyst.records import confidence_text
     from catalyst.review._text import visible
 
     rows = queue.items(limit=500)  # type: ignore[attr-defined]
@@ -111,7 +112,8 @@ def _print_queue(queue: object, json_out: bool = False) -> None:
     t = plain_table(" · ".join(f"{k} {v}" for k, v in counts.items()),
                     ["id", "status", "sev", "conf", "age h", "SLA", "held by", "thread"])
     for r in rows:
-        t.add_row(Text(visible(r.id)), r.status, str(r.severity), f"{r.confidence:.2f}", f"{r.age_hours:.1f}",
+        t.add_row(Text(visible(r.id)), r.status, str(r.severity), confidence_text(r.confidence),
+                  f"{r.age_hours:.1f}",
                   Text("BREACH", style="bold red") if r.sla_breached else "", Text(visible(r.claimed_by or "")),
                   Text(visible(r.thread_id or "")))
     console.print(t)

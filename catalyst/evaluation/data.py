@@ -41,6 +41,7 @@ class EvalData:
     output_chars: np.ndarray  # float, NaN when the output text is absent
     segments: dict[str, np.ndarray] = field(default_factory=dict)  # key -> object array of str | None
     outputs: np.ndarray | None = None  # object array of output text, when kept (benchmarks)
+    has_context: np.ndarray | None = None  # float 1/0: the record had a non-blank context passage; NaN unknown
 
     def __len__(self) -> int:
         return int(self.ids.size)
@@ -65,10 +66,16 @@ class EvalData:
             self, ids=self.ids[mask], label=self.label[mask], confidence=self.confidence[mask],
             decision=self.decision[mask], scores=self.scores[mask], passed=self.passed[mask],
             output_chars=self.output_chars[mask], segments={k: v[mask] for k, v in self.segments.items()},
-            outputs=None if self.outputs is None else self.outputs[mask])
+            outputs=None if self.outputs is None else self.outputs[mask],
+            has_context=None if self.has_context is None else self.has_context[mask])
 
     def score(self, name: str) -> np.ndarray:
         return self.scores[:, self.check_names.index(name)]
+
+    @property
+    def verified(self) -> np.ndarray:
+        """True where the row has a confidence (evidence scored it); False for ``evidence: none`` rows."""
+        return np.isfinite(self.confidence)
 
 
 def _label_sql(col: str) -> str:
@@ -105,7 +112,7 @@ def _obj_col(raw: Any) -> np.ndarray:
 
 
 _COLUMNS = ("{id: 'VARCHAR', label: 'VARCHAR', confidence: 'VARCHAR', decision: 'VARCHAR', output: 'VARCHAR', "
-            "output_chars: 'VARCHAR', metadata: 'JSON', segment: 'JSON', "
+            "output_chars: 'VARCHAR', metadata: 'JSON', segment: 'JSON', context: 'JSON', "
             "checks: 'STRUCT(name VARCHAR, score DOUBLE, passed BOOLEAN, error VARCHAR)[]'}")
 
 
@@ -160,7 +167,11 @@ def _from_connection(con: duckdb.DuckDBPyConnection, n: int, source: str, keep_o
                TRY_CAST(confidence AS DOUBLE) AS conf,
                COALESCE(confidence IS NOT NULL AND confidence <> 'null'
                         AND TRY_CAST(confidence AS DOUBLE) IS NULL, false) AS conf_bad,
-               decision, COALESCE(length(output), TRY_CAST(output_chars AS BIGINT)) AS out_len {outputs}
+               decision, COALESCE(length(output), TRY_CAST(output_chars AS BIGINT)) AS out_len,
+               CASE WHEN context IS NULL THEN NULL WHEN json_type(context) = 'VARCHAR'
+                    THEN (trim(context->>'$') <> '')::DOUBLE WHEN json_type(context) = 'ARRAY'
+                    THEN (len(list_filter(json_transform(context, '["VARCHAR"]'), lambda p: trim(p) <> '')) > 0)::DOUBLE
+                    ELSE 0.0 END AS has_ctx {outputs}
         FROM raw ORDER BY line""".format(outputs=", output" if keep_outputs else "", label_code=_label_sql("label"))
     ).fetchnumpy()
     conf = _float_col(cols["conf"])
@@ -180,7 +191,7 @@ def _from_connection(con: duckdb.DuckDBPyConnection, n: int, source: str, keep_o
         ids=_obj_col(cols["id"]), label=_labels(cols["label_code"], cols["label"], source),
         confidence=conf, decision=_obj_col(cols["decision"]), check_names=names, scores=scores, passed=passed,
         output_chars=_float_col(cols["out_len"]), segments=_segment_columns(segs, n),
-        outputs=_obj_col(cols["output"]) if keep_outputs else None)
+        outputs=_obj_col(cols["output"]) if keep_outputs else None, has_context=_float_col(cols["has_ctx"]))
 
 
 def _segment_columns(segs: dict[str, Any], n: int) -> dict[str, np.ndarray]:
@@ -214,7 +225,7 @@ def _pivot_checks(checks: dict[str, Any], n: int) -> tuple[list[str], np.ndarray
 
 def from_columns(label: Any, confidence: Any = None, *, checks: dict[str, Any] | None = None,
                  output_chars: Any = None, segments: dict[str, Any] | None = None,
-                 ids: Any = None) -> EvalData:
+                 ids: Any = None, has_context: Any = None) -> EvalData:
     """Build an :class:`EvalData` from arrays (the notebook and tests use this)."""
     y = np.asarray(label, dtype=float)
     n = y.size
@@ -228,7 +239,8 @@ def from_columns(label: Any, confidence: Any = None, *, checks: dict[str, Any] |
         decision=np.full(n, None, dtype=object), check_names=names, scores=sc,
         passed=np.full(sc.shape, np.nan),
         output_chars=np.full(n, np.nan) if output_chars is None else np.asarray(output_chars, dtype=float),
-        segments={k: np.asarray(v, dtype=object) for k, v in (segments or {}).items()})
+        segments={k: np.asarray(v, dtype=object) for k, v in (segments or {}).items()},
+        has_context=None if has_context is None else np.asarray(has_context, dtype=float))
 
 
 def load_store(con: duckdb.DuckDBPyConnection, *, policy: str | None = None) -> EvalData:

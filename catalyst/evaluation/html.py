@@ -122,6 +122,18 @@ th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}tr.flag{back
 tr.small{color:#999}.figs img{max-width:32%;margin-right:1%}.note{color:#555;font-size:0.9em}"""
 
 
+def _unverified_html(un: dict[str, Any] | None) -> str:
+    """The labelled answers no evidence check scored: left out of every metric of the confidence, said here."""
+    if not un or not un["n"]:
+        return ""
+    acc = "" if un["accuracy"] is None else f", {un['accuracy']:.1%} of them correct"
+    d = un.get("decisions") or {}
+    rates = " / ".join(f"{d.get(k + '_rate', 0):.1%}" for k in ("accept", "review", "block"))
+    return (f"<p class='note'><b>Not verified:</b> {un['n']} labelled answers ({un['share']:.1%}) had no "
+            f"evidence (<code>evidence: none</code>, no confidence){acc}; accept / review / block {rates} "
+            "(decided by <code>on_unverified</code>). They are left out of the metrics below.</p>")
+
+
 def render_html(report: dict[str, Any], *, title: str = "Catalyst evaluation") -> str:
     """A self-contained HTML page (plots inline as base64 PNG)."""
     o = report["overall"]
@@ -149,7 +161,8 @@ def render_html(report: dict[str, Any], *, title: str = "Catalyst evaluation") -
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
              f"<p>{report['n_labelled']} labelled records of {report['n_records']}; "
-             f"{report['base_rate']:.1%} correct. Score: <b>{html.escape(str(name))}</b>.</p>",
+             f"{report['base_rate']:.1%} of the verified ones correct. Score: <b>{html.escape(str(name))}</b>.</p>",
+             _unverified_html(report.get("unverified")),
              "<h2>Headline</h2>",
              _table(["metric", "confidence", "answer length alone"], head_rows),
              f"<p class='note'>Length baseline: {html.escape(base['direction']) if base else 'no output text'}"

@@ -6,6 +6,10 @@ accuracy at 80% coverage, the review rate that keeps accepted answers under a ta
 rates when decisions are known, per-check AUROC, the answer-length baseline, and all of it per segment
 (``metadata.segment``), flagging segments that do worse than overall by at least ``flag_delta`` on any metric
 (the worst-off one marked ``most_different``) and reporting segments under ``min_segment`` as too small.
+
+Answers no evidence check could score (``evidence: none``: no confidence) are left out of every metric of the
+confidence and reported on their own under ``unverified`` (how many, their accuracy, their decisions); the
+``decisions`` rates cover every labelled answer, verified or not.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from catalyst.evaluation.metrics import (
     risk_coverage,
 )
 
-__all__ = ["DEFAULTS", "decision_summary", "evaluate", "length_baseline", "score_summary"]
+__all__ = ["DEFAULTS", "decision_summary", "evaluate", "length_baseline", "score_summary", "unverified_summary"]
 
 #: Defaults stated in every report so a reader knows how the numbers were made.
 DEFAULTS: dict[str, Any] = {"n_bins": 10, "binning": "width", "target_error": 0.05, "coverage": 0.8,
@@ -97,6 +101,13 @@ def decision_summary(y: np.ndarray, decision: np.ndarray) -> dict[str, Any] | No
     blk = d == "block"
     out["correct_blocked_rate"] = float(yy[blk].mean()) if blk.any() else None
     return out
+
+
+def unverified_summary(y: np.ndarray, decision: np.ndarray, n_labelled: int) -> dict[str, Any]:
+    """The labelled answers no evidence check scored: how many, how often right, what happened to them."""
+    n = int(y.size)
+    return {"n": n, "share": n / max(1, n_labelled), "accuracy": float(y.mean()) if n else None,
+            "decisions": decision_summary(y, decision) if n else None}
 
 
 def _check_aurocs(d: EvalData, y: np.ndarray) -> dict[str, Any]:
@@ -191,21 +202,28 @@ def evaluate(data: EvalData, confidence: np.ndarray | None = None, *, name: str 
     opts = {**DEFAULTS, **options}
     conf_all = data.confidence if confidence is None else np.asarray(confidence, dtype=float)
     lab_mask = data.label >= 0
-    d = data.labelled()
+    d_all = data.labelled()
     conf = conf_all[lab_mask]
-    if np.isnan(conf).all():
+    verified = np.isfinite(conf)
+    if not verified.any():
         raise InvalidScoresError(
-            f"no `{name}` on any labelled record: give scored lines (a verdict's `confidence` or `checks`) "
-            "or raw records plus a policy so they can be validated first")
-    s = as_scores(conf, name=name)
+            f"no `{name}` on any of the {len(d_all)} labelled records: none was verified (evidence: none). Give "
+            "scored lines (a verdict's `confidence`, or `checks` with scores of the policy's evidence checks such "
+            "as grounding), or raw records with their context plus a policy so they can be validated first")
+    # the metrics of a probability are measured where there is one; unverified answers are reported apart
+    d = d_all.take(verified)
+    s = as_scores(conf[verified], name=name)
     y = d.label.astype(np.int8)
+    y_all = d_all.label.astype(np.int8)
     overall = score_summary(y, s, n_bins=opts["n_bins"], binning=opts["binning"],
                             target_error=opts["target_error"], coverage=opts["coverage"])
     report: dict[str, Any] = {
-        "settings": opts, "n_records": len(data), "n_labelled": len(d), "base_rate": float(y.mean()),
+        "settings": opts, "n_records": len(data), "n_labelled": len(d_all), "n_verified": len(d),
+        "base_rate": float(y.mean()),
         "overall": overall,
+        "unverified": unverified_summary(y_all[~verified], d_all.decision[~verified], len(d_all)),
         "baseline": {"length": length_baseline(y, d.output_chars, coverage=opts["coverage"])},
-        "decisions": decision_summary(y, d.decision),
+        "decisions": decision_summary(y_all, d_all.decision),
         "checks": _check_aurocs(d, y),
         "segments": _segments(d, y, s, overall, opts),
     }

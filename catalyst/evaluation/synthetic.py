@@ -69,13 +69,14 @@ def register_checks() -> None:
 
     from catalyst import registry
     from catalyst.checks import Check, CheckContext
-    from catalyst.records import CheckResult
 
     class _Signal(Check):
-        def run(self, ctx: CheckContext) -> CheckResult:
+        evidence: ClassVar[bool] = True  # a model-style signal about the answer: it makes the confidence
+
+        def run(self, ctx: CheckContext) -> Any:
             v = (ctx.metadata.get("signals") or {}).get(self.name)
             if v is None:  # the check did not run on this answer: no evidence either way
-                return CheckResult(name=self.name, score=None, passed=True)
+                return self.unscored("no signal on this answer")
             return self.result(float(v))
 
     class SignalA(_Signal):

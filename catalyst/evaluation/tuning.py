@@ -15,6 +15,7 @@ other — the second is what to expect on new traffic.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ import numpy as np
 from catalyst.errors import ConfigError
 from catalyst.evaluation.metrics import as_labels, as_scores, review_rate_for_error
 
-__all__ = ["Outcome", "Thresholds", "hash_split", "outcome", "tune"]
+__all__ = ["TUNE_SLACK", "Outcome", "Thresholds", "hash_split", "outcome", "tradeoff_warnings", "tune"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ class Thresholds:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def for_policy(self) -> dict[str, float]:
+        """``{accept, block}`` for a policy file, rounded *down* to 6 decimals: a threshold placed at an observed
+        score must not round above it (``round`` would turn 0.99504950 into 0.99505 and accept nothing)."""
+        return {"accept": math.floor(self.accept * 1e6) / 1e6, "block": math.floor(self.block * 1e6) / 1e6}
 
 
 @dataclass(frozen=True)
@@ -109,3 +115,33 @@ def hash_split(ids: Any, test_share: float = 0.5, salt: str = "catalyst-tune") -
     keys = [hashlib.blake2b(f"{salt}:{i}".encode(), digest_size=8).digest() for i in ids]
     vals = np.frombuffer(b"".join(keys), dtype=">u8").astype(float) / 2.0**64
     return vals < test_share
+
+
+#: How far an outcome may fall short of the goal before ``tune`` warns (sampling noise on a few hundred labels).
+TUNE_SLACK = 0.02
+
+
+def tradeoff_warnings(goal: dict[str, Any], now: Any, new: Any, held: Any | None) -> list[str]:
+    """What the tuned thresholds cost beyond what was asked, in plain sentences (empty: nothing)."""
+    out: list[str] = []
+    target, budget = goal.get("target_precision"), goal.get("review_budget")
+    if target is not None:
+        if new.precision_accepted is not None and new.precision_accepted < target - 1e-9:
+            out.append(f"precision of accepted answers is {new.precision_accepted:.3f}, below the target {target}")
+        if held is not None and held.precision_accepted is not None and held.precision_accepted < target - TUNE_SLACK:
+            out.append(f"on held-out records the precision is {held.precision_accepted:.3f}, below the target "
+                       f"{target}: expect less on new traffic; label more answers or raise the target")
+        if new.review_rate > now.review_rate + TUNE_SLACK:
+            out.append(f"to reach precision {target} the review rate rises from {now.review_rate:.1%} to "
+                       f"{new.review_rate:.1%} (accepted: {now.accept_rate:.1%} → {new.accept_rate:.1%})")
+    if budget is not None:
+        if new.review_rate > budget + 1e-9:
+            out.append(f"review rate {new.review_rate:.1%} exceeds the budget {budget:.1%} (tied scores)")
+        p0, p1 = now.precision_accepted, new.precision_accepted
+        if p0 is not None and p1 is not None and p1 < p0 - TUNE_SLACK:
+            out.append(f"the review budget {budget:.0%} costs precision: accepted answers are right {p1:.3f} of the "
+                       f"time instead of {p0:.3f} (accepting {new.accept_rate:.1%} instead of {now.accept_rate:.1%})")
+    cap = goal.get("block_max_correct")
+    if cap is not None and new.correct_blocked is not None and new.correct_blocked > cap + 1e-9:
+        out.append(f"{new.correct_blocked:.1%} of blocked answers are correct, more than --block-max-correct {cap}")
+    return out

@@ -33,7 +33,7 @@ import orjson
 from pydantic import ValidationError
 
 from catalyst.errors import Blocked, ConfigError, RecordError
-from catalyst.records import Decision, Interaction, Verdict, content_id
+from catalyst.records import Decision, Interaction, Verdict, confidence_text, content_id
 from catalyst.wrapping import OnBlock
 from catalyst.wrapping._chat import (
     choice_logprobs,
@@ -209,6 +209,8 @@ def blocked(verdicts: Sequence[Verdict], texts: Sequence[str], response: Any = N
 def verdict_payload(verdict: Verdict, *, evidence: bool = False) -> dict[str, Any]:
     """The verdict as JSON-ready data for the wire (``catalyst`` field); evidence spans only on request."""
     data = verdict.model_dump(mode="json", exclude_none=True)
+    if verdict.confidence is None:
+        data["confidence"] = None  # not verified: say so, do not drop the key
     if not evidence:
         for c in data.get("checks", []):
             c.pop("evidence", None)
@@ -218,8 +220,9 @@ def verdict_payload(verdict: Verdict, *, evidence: bool = False) -> dict[str, An
 
 def verdict_headers(verdict: Verdict) -> dict[str, str]:
     """The ``x-catalyst-*`` response headers for a verdict."""
-    return {"x-catalyst-decision": verdict.decision.value, "x-catalyst-confidence": f"{verdict.confidence:.4f}",
-            "x-catalyst-id": verdict.id, "x-catalyst-policy": verdict.policy}
+    return {"x-catalyst-decision": verdict.decision.value,
+            "x-catalyst-confidence": confidence_text(verdict.confidence, 4),  # `not verified` without evidence
+            "x-catalyst-evidence": verdict.evidence, "x-catalyst-id": verdict.id, "x-catalyst-policy": verdict.policy}
 
 
 # -- streams ----------------------------------------------------------------------------------------

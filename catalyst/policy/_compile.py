@@ -39,13 +39,15 @@ class Plan:
     steps: tuple[Step, ...] = ()
     weights: dict[str, float] = field(default_factory=dict)
     rules: dict[str, Decision] = field(default_factory=dict)
+    evidence: frozenset[str] = frozenset()  # labels of evidence checks (``Check.evidence``): they make confidence
 
     @classmethod
     def build(cls, cheap: list[Step], costly: list[Step], thresholds: Thresholds) -> Plan:
         steps = (*cheap, *costly)
         return cls(cheap=tuple(cheap), costly=tuple(costly), thresholds=thresholds, steps=steps,
                    weights={s.label: s.weight for s in steps},
-                   rules={s.label: s.on_fail for s in steps if s.on_fail is not None})
+                   rules={s.label: s.on_fail for s in steps if s.on_fail is not None},
+                   evidence=frozenset(s.label for s in steps if type(s.check).evidence))
 
 
 @dataclass

@@ -7,7 +7,7 @@ import hashlib
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, WithJsonSchema, model_validator
 
 from catalyst.monitor.rules import AlertRule
 
@@ -34,9 +34,11 @@ class CheckSpec(BaseModel):
     check: str = Field(description="registered check name")
     label: str = Field(default="", alias="as", description="name in verdicts; set it to use one check twice")
     config: dict[str, Any] = Field(default_factory=dict, description="the check's own settings")
-    weight: float = Field(default=1.0, ge=0.0, le=100.0, description="weight in the aggregate; 0 = rule only")
+    weight: float = Field(default=1.0, ge=0.0, le=100.0, description="weight of an evidence check in the "
+                          "confidence; 0 = reported only. Rule checks never enter the confidence")
     on_fail: Literal["block", "review", "retry"] | None = Field(
-        default=None, description="hard rule: when this check fails, at least this decision")
+        default=None, description="hard rule: when this check fails, at least this decision (retry: re-ask the "
+        "model). A rule check that fails without one sends the answer to review")
     costly: bool | None = Field(default=None, description="override: run only when cheap checks leave doubt")
 
     @model_validator(mode="before")
@@ -98,6 +100,35 @@ class ReviewSpec(BaseModel):
                                 description="share of accepted answers also sent to review as an audit sample")
 
 
+Unverifiable = Literal["accept", "review", "block"]
+
+
+class Unverified(BaseModel):
+    """What happens to an answer no evidence check could score (``evidence: none``; it has no confidence).
+
+    ``default`` applies to every such answer; ``no_context``, when set, to those whose record has no context
+    passage at all (nothing to ground against), e.g. plain chat under a local policy. Written as one word
+    (``on_unverified: review``) it sets ``default``. The default is ``review``: an answer nobody verified is not
+    accepted silently.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    default: Unverifiable = Field(default="review", description="decision for an unverified answer")
+    no_context: Unverifiable | None = Field(
+        default=None, description="decision for an unverified answer whose record has no context (None: default)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_word(cls, v: Any) -> Any:
+        return {"default": v} if isinstance(v, str) else v
+
+    def for_record(self, record: Any) -> Unverifiable:
+        if self.no_context is not None and not any(p.strip() for p in record.context):
+            return self.no_context
+        return self.default
+
+
 class LogSpec(BaseModel):
     """What may be kept: applied to every record and verdict before it is written anywhere (see catalyst.redaction)."""
 
@@ -110,6 +141,16 @@ class LogSpec(BaseModel):
     detectors: list[str] = Field(default_factory=list, description=(
         "more checks (registered names, default settings) whose findings are masked although the policy does not "
         "run them, e.g. [secrets, pii]"))
+
+
+_DECISIONS = {"enum": ["accept", "review", "block"]}
+#: ``on_unverified`` in the exported schema: one word, or the mapping (what the before-validator accepts).
+_UNVERIFIED_SCHEMA: dict[str, Any] = {"anyOf": [
+    _DECISIONS,
+    {"type": "object", "additionalProperties": False, "properties": {
+        "default": {**_DECISIONS, "default": "review", "description": "decision for an unverified answer"},
+        "no_context": {"anyOf": [_DECISIONS, {"type": "null"}], "default": None,
+                       "description": "decision for an unverified answer whose record has no context"}}}]}
 
 
 class SegmentOverride(BaseModel):
@@ -137,6 +178,10 @@ class Policy(BaseModel):
     checks: list[CheckSpec] = Field(min_length=1)
     aggregate: Literal["weighted_mean", "min", "geometric_mean"] = "weighted_mean"
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    on_unverified: Annotated[Unverified, WithJsonSchema(_UNVERIFIED_SCHEMA)] = Field(
+        default_factory=lambda: Unverified(), description="decision when no evidence check could score the "
+        "answer (no context, no samples, no model): the verdict then says `evidence: none` and has no "
+        "confidence. `on_unverified: review` (the default) or `{default: review, no_context: accept}`")
     retry: RetrySpec = Field(default_factory=RetrySpec)
     review: ReviewSpec = Field(default_factory=ReviewSpec)
     segments: list[SegmentOverride] = Field(default_factory=list)

@@ -27,6 +27,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from catalyst.errors import ConfigError
+from catalyst.records import confidence_text
 from catalyst.review._text import visible
 from catalyst.review.item import ReviewItem
 from catalyst.review.queue import Claim, ReviewError, ReviewQueue
@@ -57,7 +58,7 @@ def answer_text(item: ReviewItem, limit: int = SHOW_CHARS) -> Text:
 def item_renderable(item: ReviewItem, claim: Claim | None) -> Group:
     row = item.row
     head = Text.assemble(("item ", "dim"), (visible(row.id), "bold"),
-                         (f"   severity {row.severity}   confidence {row.confidence:.2f}   "
+                         (f"   severity {row.severity}   confidence {confidence_text(row.confidence)}   "
                           f"age {row.age_hours:.1f} h", ""))
     if row.sla_breached:
         head.append("   SLA BREACHED", style="bold red")
@@ -157,7 +158,7 @@ class ReviewApp(App[None]):
         table = self.query_one("#queue", DataTable)
         table.clear()
         for r in self.queue.items(limit=200):
-            table.add_row(Text(visible(r.id)), str(r.severity), f"{r.confidence:.2f}", f"{r.age_hours:.1f}",
+            table.add_row(Text(visible(r.id)), str(r.severity), confidence_text(r.confidence), f"{r.age_hours:.1f}",
                           Text("!", style="bold red") if r.sla_breached else "",
                           Text(visible(r.claimed_by or "")), key=r.id)
 

@@ -45,6 +45,7 @@ from catalyst.wrapping._chat import (
     feedback_text,
     is_messages,
     make_record,
+    pop_extras,
     refusal_text,
     response_choices,
     retry_messages,
@@ -72,7 +73,7 @@ class Validated(Generic[T]):
         return self.verdict.decision
 
     @property
-    def confidence(self) -> float:
+    def confidence(self) -> float | None:
         return self.verdict.confidence
 
     @property
@@ -190,12 +191,6 @@ class _Wrapped:
                 output = refusal_text(verdict)
         return Validated(output=output, verdict=verdict, response=call.response)
 
-    @staticmethod
-    def _pop(kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        context = kwargs.pop("catalyst_context", None)
-        metadata = dict(kwargs.pop("catalyst_metadata", None) or {})
-        return context, metadata
-
     def _failed(self, call: _Call, e: BaseException, context: Any, metadata: dict[str, Any]) -> None:
         prompt, _ = self._input(call.args, call.kwargs)
         rec = make_record(prompt, "", context=context, metadata={**metadata, "error": f"{type(e).__name__}: {e}"})
@@ -207,7 +202,7 @@ class _Wrapped:
         return run_sync(self.acall(*args, **kwargs), loop=self.guard.pipeline.needs_loop)
 
     async def acall(self, *args: Any, **kwargs: Any) -> Validated[Any]:
-        context, metadata = self._pop(kwargs)
+        context, metadata = pop_extras(kwargs)  # checked before the model is called
         call = _Call(args, kwargs)
         try:
             response = self.fn(*args, **kwargs)

@@ -81,6 +81,7 @@ class Consistency(Check):
     """Agreement of the answer with other sampled answers: semantic entropy, agreement, per-sentence consistency."""
 
     name: ClassVar[str] = "consistency"
+    evidence: ClassVar[bool] = True
     costly: ClassVar[bool] = True
     catches: ClassVar[str] = "answers the model would not give again (confabulations vary between samples)"
     cost: ClassVar[str] = "n sampled answers (1 call when the endpoint supports n) + embeddings"

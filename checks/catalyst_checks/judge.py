@@ -158,6 +158,7 @@ class Judge(Check):
     """LLM-as-judge over the answer's claims, verified against the context; the verdict is computed, not asked."""
 
     name: ClassVar[str] = "judge"
+    evidence: ClassVar[bool] = True
     costly: ClassVar[bool] = True
     catches: ClassVar[str] = "claims the context does not support or contradicts (hallucinations)"
     cost: ClassVar[str] = "one model call (two when the reply needs repair)"
@@ -252,7 +253,7 @@ class Judge(Check):
             "repaired": repaired, "context": bool(ctx.context)}
         if n == 0:
             if not out_words:
-                return self.result(1.0, reason="the answer states nothing to check", **details)
+                return self.unscored("the answer states nothing to check", **details)
             return self.result(0.0, passed=False, reason="the judge returned no usable claims", **details)
         score = max(0.0, (counts["supported"] - counts["contradicted"]) / n)
         evidence = []

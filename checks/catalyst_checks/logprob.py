@@ -62,6 +62,7 @@ class LogprobConfidence(Check):
     """Token-probability confidence of the answer (mean / min / geometric), over the answer or its sentences."""
 
     name: ClassVar[str] = "logprob"
+    evidence: ClassVar[bool] = True
     costly: ClassVar[bool] = False
     catches: ClassVar[str] = "answers the model itself was unsure of (low token probabilities)"
     cost: ClassVar[str] = "free with record logprobs; one model call otherwise"
@@ -149,7 +150,7 @@ class LogprobConfidence(Check):
         if generated is not None:
             details["generated"] = generated
         if not tokens:
-            return self.result(0.0, passed=False, reason="no token logprobs to score", **details)
+            return self.unscored("no token logprobs to score", **details)
         evidence: list[Evidence] = []
         score = stats[self.aggregate]
         positioned = spans_on_output and all(t.start is not None for t in tokens)

@@ -58,6 +58,7 @@ class Verbalized(Check):
     """The model's own stated confidence (0-100) that the answer is correct."""
 
     name: ClassVar[str] = "verbalized"
+    evidence: ClassVar[bool] = True
     costly: ClassVar[bool] = True
     catches: ClassVar[str] = "answers the model itself rates as unlikely to be correct"
     cost: ClassVar[str] = "one short model call (two when the reply needs repair)"

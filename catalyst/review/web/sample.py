@@ -30,7 +30,7 @@ def _span(text: str, needle: str) -> tuple[int, int]:
 
 
 def sample_pair(item_id: str, *, answer: str = ANSWER, question: str = QUESTION, n_passages: int = 5,
-                confidence: float = 0.31, policy: str = "rag-strict@3f9c2a1") -> tuple[Interaction, Verdict]:
+                confidence: float | None = 0.31, policy: str = "rag-strict@3f9c2a1") -> tuple[Interaction, Verdict]:
     """One interaction sent to review, with evidence on the answer and on the supporting passage."""
     context = [SUPPORT] + [BACKGROUND[i % len(BACKGROUND)] + ("" if i < len(BACKGROUND) else f" (note {i})")
                            for i in range(max(0, n_passages - 1))]
@@ -60,7 +60,8 @@ def sample_pair(item_id: str, *, answer: str = ANSWER, question: str = QUESTION,
     ]
     rec = Interaction(id=item_id, input=question, output=answer, context=context,
                       metadata={"model": "m-1", "segment": {"region": "EU"}})
-    v = Verdict(id=item_id, confidence=confidence, decision=Decision.REVIEW, policy=policy, checks=checks,
+    v = Verdict(id=item_id, confidence=confidence, evidence="none" if confidence is None else "scored",
+                decision=Decision.REVIEW, policy=policy, checks=checks,
                 reasons=["grounding 0.34 < 0.60", "numbers: a date is not in the context"])
     return rec, v
 
