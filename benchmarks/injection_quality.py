@@ -93,9 +93,9 @@ def systems() -> dict[str, dict[str, Flagger]]:
     """name → placement → flagger."""
     return {
         "keyword baseline": {"input": keywords, "passage": keywords},
-        "injection, patterns only": {"input": check_fn(Injection(use_embeddings=False)),
+        "injection, patterns only (policies/default.yaml)": {"input": check_fn(Injection(use_embeddings=False)),
                                      "passage": check_fn(Injection(field="context", use_embeddings=False))},
-        "injection (default: patterns + similarity)": {"input": check_fn(Injection()),
+        "injection, patterns + similarity (check default; strict)": {"input": check_fn(Injection()),
                                                        "passage": check_fn(Injection(field="context"))},
     }
 
@@ -171,7 +171,7 @@ def main() -> None:
     m = measure()
     cols, rows = summary_table(m)
     show("prompt-injection detection", cols, rows)
-    fcols, frows = family_table(m, "injection (default: patterns + similarity)")
+    fcols, frows = family_table(m, "injection, patterns + similarity (check default; strict)")
     show("held-out, per family (default injection check)", fcols, frows)
     body = "\n\n".join([
         "## Prompt injection (`benchmarks/injection_quality.py`)",

@@ -168,14 +168,16 @@ class _Plan:
             slots["input"] = texts.add(raw, known.get(("input", None), []))
         elif isinstance(raw, list):
             in_known = known.get(("input", None), [])
-            parts: list[tuple[int, Any]] = []
-            for i, content, off in _input_parts(raw):
-                if isinstance(content, list):
-                    parts.append((i, [(j, texts.add(str(p["text"]))) for j, p in enumerate(content)
-                                      if isinstance(p, dict) and isinstance(p.get("text"), str)]))
-                else:
-                    text = str(content)
-                    parts.append((i, texts.add(text, _shift(in_known, off, len(text)))))
+            offsets = {i: off for i, _, off in _input_parts(raw)}
+            parts: list[tuple[int, list[tuple[tuple[Any, ...], int]]]] = []
+            for i, msg in enumerate(raw):
+                leaves = []
+                for path, text in _strings(msg, ()):
+                    if path == ("role",):
+                        continue
+                    spans = _shift(in_known, offsets[i], len(text)) if path == ("content",) else []
+                    leaves.append((path, texts.add(text, spans)))  # content, its parts, tool-call arguments...
+                parts.append((i, leaves))
             slots["input"] = parts
         slots["output"] = texts.add(record.output, known.get(("output", None), []))
         slots["context"] = [texts.add(p, known.get(("context", i), [])) for i, p in enumerate(record.context)]
@@ -188,11 +190,15 @@ class _Plan:
             same = verdict.output == record.output
             delivered = texts.add(verdict.output, known.get(("output", None), []) if same else [])
         reasons = [texts.add(r) for r in verdict.reasons]
+        segment = [(path, texts.add(v)) for path, v in _strings(verdict.segment, ())]
         checks = []
         for c in verdict.checks:
             ev = [(texts.add(e.text) if e.text else None, texts.add(e.reason)) for e in c.evidence]
             details = [(path, texts.add(s)) for path, s in _strings(c.details, ())]
-            checks.append((ev, details, texts.add(c.error) if c.error else None))
+            extra = {k: texts.add(v) for k, v in (("error", c.error), ("retry_hint", c.retry_hint)) if v}
+            if c.replacement is not None:
+                extra["replacement"] = texts.add(c.replacement.text)
+            checks.append((ev, details, extra))
         out = texts.scan(self.detectors)
 
         # -- rebuild
@@ -200,16 +206,10 @@ class _Plan:
         if isinstance(raw, str):
             new_input = out[slots["input"]]
         elif isinstance(raw, list):
-            new_input = [dict(m) if isinstance(m, dict) else m for m in raw]
-            for i, slot in slots["input"]:
-                msg = new_input[i]
-                if isinstance(slot, list):
-                    content = [dict(p) if isinstance(p, dict) else p for p in msg["content"]]
-                    for j, k in slot:
-                        content[j]["text"] = out[k]
-                    msg["content"] = content
-                elif isinstance(msg, dict) and "content" in msg:
-                    msg["content"] = out[slot] if isinstance(msg["content"], str) else msg["content"]
+            new_input = list(raw)
+            for i, leaves in slots["input"]:
+                if leaves:
+                    new_input[i] = _replace_strings(raw[i], {path: out[k] for path, k in leaves})
         metadata = record.metadata
         if meta_paths:
             metadata = _replace_strings(record.metadata, {path: out[k] for path, k in slots["metadata"]})
@@ -217,15 +217,23 @@ class _Plan:
             "input": new_input, "output": out[slots["output"]], "context": [out[k] for k in slots["context"]],
             "samples": [out[k] for k in slots["samples"]], "metadata": metadata})
         new_checks: list[CheckResult] = []
-        for c, (ev, details, err) in zip(verdict.checks, checks, strict=True):
+        for c, (ev, details, extra) in zip(verdict.checks, checks, strict=True):
             evidence = [e.model_copy(update={"text": out[t] if t is not None else e.text, "reason": out[r]})
                         for e, (t, r) in zip(c.evidence, ev, strict=True)]
-            new_details = _replace_strings(c.details, {path: out[k] for path, k in details}) if details else c.details
-            new_checks.append(c.model_copy(update={"evidence": evidence, "details": new_details,
-                                                   "error": out[err] if err is not None else c.error}))
+            update: dict[str, Any] = {"evidence": evidence}
+            if details:
+                update["details"] = _replace_strings(c.details, {path: out[k] for path, k in details})
+            for key in ("error", "retry_hint"):
+                if key in extra:
+                    update[key] = out[extra[key]]
+            if c.replacement is not None and "replacement" in extra:
+                update["replacement"] = c.replacement.model_copy(update={"text": out[extra["replacement"]]})
+            new_checks.append(c.model_copy(update=update))
         new_verdict = verdict.model_copy(update={
             "output": out[delivered] if delivered is not None else None,
-            "reasons": [out[k] for k in reasons], "checks": new_checks})
+            "reasons": [out[k] for k in reasons], "checks": new_checks,
+            "segment": _replace_strings(verdict.segment, {path: out[k] for path, k in segment}) if segment
+            else verdict.segment})
         return new_record, new_verdict
 
     def _known(self, verdict: Verdict) -> dict[tuple[str, int | None], list[tuple[int, int, str]]]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 
 import orjson
 import pytest
 from _planted import PLANTED, answer_text, files_bytes, found_in, planted_policy, planted_record
+from _webhook import Receiver
 
 from catalyst import Store, Validator
 from catalyst.errors import PolicyError
@@ -147,33 +146,11 @@ def test_duckdb_file_wal_and_jsonl_hold_no_planted_value(validated, tmp_path) ->
     assert len(found_in(files_bytes(raw, raw.with_name(raw.name + ".wal")))) >= len(PLANTED) - 2
 
 
-class _Receiver:
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        self.got = threading.Event()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.bodies.append(self.rfile.read(int(self.headers["content-length"])))
-                self.send_response(200)
-                self.end_headers()
-                outer.got.set()
-
-            def log_message(self, *a: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def receiver() -> Iterator[_Receiver]:
-    r = _Receiver()
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
     yield r
-    r.server.shutdown()
-    r.server.server_close()
+    r.close()
 
 
 def test_webhook_payload_of_a_redacted_verdict_holds_no_planted_value(validated, receiver) -> None:
@@ -185,3 +162,20 @@ def test_webhook_payload_of_a_redacted_verdict_holds_no_planted_value(validated,
     notifier.close()
     assert receiver.bodies and orjson.loads(receiver.bodies[0])
     assert found_in(b"".join(receiver.bodies)) == []
+
+
+def test_chat_parts_tool_call_arguments_and_segments_are_masked() -> None:
+    msgs = [
+        {"role": "user", "content": [{"type": "text", "text": f"card {PLANTED['card']}"}]},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function",
+             "function": {"name": "lookup", "arguments": f'{{"key": "{PLANTED["aws_key"]}"}}'}}]},
+        {"role": "tool", "content": f"owner {PLANTED['email']}"},
+    ]
+    record = Interaction(input=msgs, output="Done.", metadata={"segment": {"owner": PLANTED["email"]}})
+    policy = planted_policy()
+    verdict = Validator(policy).validate(record)
+    r2, v2 = log_redactor(policy)(record, verdict)
+    assert found_in(dumped(r2, v2)) == []
+    assert r2.input[1]["tool_calls"][0]["function"]["name"] == "lookup"  # type: ignore[index]
+    assert r2.input[0]["content"][0]["type"] == "text"  # type: ignore[index]

@@ -195,15 +195,16 @@ INJECTION_PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (
         "fake system turn",
-        r"(?:^|\n)\s*(?:#{2,}\s*)?(?:system|assistant|human|admin)\s*:"
+        r"(?:^|\n)[ \t]*(?:#{2,}[ \t]*)?(?:system|assistant|human|admin)[ \t]*:"
         r"|<\|im_start\|>\s*(?:system|assistant)|<\|im_end\|>\s*<\|im_start\|>|<\|system\|>|\[/?INST\]|<</?SYS>>"
         r"|<(?:end|start)_of_turn>\s*(?:system|model)|\bBEGIN\s+NEW\s+SESSION\b|<!--\s*(?:AI|assistant|LLM)\s*:"
         r"|</\s*(?:context|document|documents|user_input|input|data|search_results|email|source|passage)\s*>\s*"
-        r"(?:<[^>]{0,30}>\s*)*<\s*(?:instructions?|system|admin\w*|command|prompt|task)\b"
+        r"(?:<[^>]{0,30}>\s*){0,3}<\s*(?:instructions?|system|admin\w*|command|prompt|task)\b"
         r"|<\s*(?:system|admin_command|admin)\s*>"
-        r"|(?:^|\n)\s*###\s*(?:Instruction|System)\s*:"
+        r"|(?:^|\n)[ \t]*###[ \t]*(?:Instruction|System)[ \t]*:"
         r"|[\"']role[\"']\s*:\s*[\"']system[\"']"
-        r"|\bEND\s+OF\s+(?:DOCUMENT|CONTEXT|USER\s+INPUT|INPUT|TEXT)\b[^\n]{0,40}(?:\n+\s*[A-Z ]{2,20}:|\.\s*New\b)",
+        r"|\bEND\s+OF\s+(?:DOCUMENT|CONTEXT|USER\s+INPUT|INPUT|TEXT)\b[^\n]{0,40}"
+        r"(?:\n[ \t\n]{0,20}[A-Z ]{2,20}:|\.[ \t]*New\b)",
     ),
     ("new instructions", r"\b(?:new|updated|real|priority)\s+(?:system\s+|priority\s+)?instructions?\s*:"
                          r"|\bnew\s+(?:priority\s+)?instruction\b[^.\n]{0,30}(?:follows|below)"),
@@ -247,7 +248,7 @@ INJECTION_PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "tool call smuggling",
         r"<\s*/?\s*(?:tool_call|function_call|tool_use|invoke)\b|[\"'](?:function_call|tool_calls?)[\"']\s*:"
-        r"|(?:^|\n)\s*Action\s*:\s*\w+\s*\n\s*Action\s+Input\s*:"
+        r"|(?:^|\n)[ \t]*Action[ \t]*:[ \t]*\w+[ \t]*\n[ \t]*Action[ \t]+Input[ \t]*:"
         r"|\b(?:call|invoke|run|execute|trigger|use|fire)\s+(?:the\s+)?(?:[\w\-]+_[\w\-]+|[\w\-]+\s+(?:tool|plugin|"
         r"function|action|API))\b[^.\n]{0,20}?(?:\(|\bwith\b|\bto\b|\bfor\b|:)"
         r"|\b[a-z]+_[a-z_]+\s*\(\s*\w+\s*=\s*['\"<]"

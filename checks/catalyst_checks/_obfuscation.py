@@ -31,8 +31,8 @@ _B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=]
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){12,}(?![0-9A-Fa-f])")
 
 
-def _invisible(ch: str) -> bool:
-    return unicodedata.category(ch) == "Cf"
+# Invisible format characters used to split keywords (zero-width spaces and joiners, soft hyphen, bidi marks...)
+_INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 def _readable(raw: bytes) -> str | None:
@@ -106,7 +106,7 @@ def _joined(m: re.Match[str]) -> str:
 def _readings(piece: str) -> list[str]:
     """The de-obfuscated readings of one sentence or line (each differs from it)."""
     out: list[str] = []
-    clean = "".join(ch for ch in piece if not _invisible(ch)) if any(map(_invisible, piece)) else piece
+    clean = _INVISIBLE.sub("", piece)
     if not clean.isascii():
         clean = unicodedata.normalize("NFKC", clean).translate(_CONFUSABLE)
     out.append(clean)

