@@ -36,6 +36,7 @@ checks:
   - denylist: {phrases: ["as an AI language model"]}
     on_fail: review
 thresholds: {accept: 0.5, block: 0.1}
+on_unverified: accept   # rules only: an answer no rule flags is accepted
 """
 
 PRELUDE = """
