@@ -158,8 +158,11 @@ def main() -> None:
         "## Evidence, not pass marks: the default policy before and after (`benchmarks/evidence_contract.py`)",
         f"{where}. \"Before\" is the old decide step (weighted mean of every check's score; grounding's old "
         "`on_fail: review`) recomputed from the same check results in the same run; \"after\" is today's verdict "
-        "(confidence = the grounding evidence; rules act through `on_fail`; no evidence → `not verified`). The "
-        "default policy carries no calibrator yet: its thresholds act on the raw grounding score. `decide()` is this "
+        "(confidence = the grounding evidence; rules act through `on_fail`; no evidence → `not verified`). "
+        + ("The default policy's confidence is the grounding score through its shipped calibrator. "
+           if catalyst.load_policy("default").calibrator is not None else
+           "The default policy carries no calibrator: its thresholds act on the raw grounding score. ")
+        + "`decide()` is this "
         "change's part of the hot path; the whole `validate()` also runs the default policy's safety screens "
         "(secrets, pii patterns, injection, leakage).",
         markdown_table(cols_c, c), markdown_table(cols_d, d), markdown_table(cols_h, h)]))

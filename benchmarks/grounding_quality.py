@@ -93,7 +93,8 @@ def plain_cosine(items: list[Item]) -> np.ndarray:
 
 
 def check_scores(items: list[Item], mode: str, domain: str = "general") -> tuple[np.ndarray, float]:
-    """Scores of the shipped check on both answers of each item, and the median ms per answer."""
+    """Scores of the shipped check on both answers of each item, and the median ms per answer. An answer the check
+    finds no evidence for (score None: a refusal, no checkable claim) counts as 0.5, undecided."""
     from catalyst.checks import CheckContext
     from catalyst.records import Interaction
     from catalyst_checks.grounding import Grounding
@@ -110,7 +111,7 @@ def check_scores(items: list[Item], mode: str, domain: str = "general") -> tuple
             t0 = time.perf_counter()
             r = check.run(ctx)
             times.append((time.perf_counter() - t0) * 1e3)
-            scores.append(r.score)
+            scores.append(0.5 if r.score is None else r.score)  # no evidence (a refusal, no claim): undecided
     return np.array(scores, dtype=np.float64), float(np.median(times))
 
 

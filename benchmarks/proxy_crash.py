@@ -3,9 +3,10 @@
 Each trial: a fresh DuckDB log, ``catalyst serve --flush-interval 1`` in front of the scripted server, 50 aiohttp
 clients sending unique questions as fast as they are answered, a SIGKILL after a random 1.5-3.5 s of load. Every
 answer a client received (HTTP 200) carries its verdict id (``x-catalyst-id``) and is time-stamped on arrival.
-After the kill the log is opened (as the next process would open it: any recovery the store does happens here)
-and every answered id looked up. A lost verdict is an answer the client got whose verdict is not in the log; its
-age is the time between that answer and the kill. The README promises a crash loses at most the flush interval.
+After the kill the log is opened (as the next process would open it: the store replays its journal here) and
+every answered id looked up. A lost verdict is an answer the client got whose verdict is not in the log; its age
+is the time between that answer and the kill. The README promises a killed proxy loses no verdict it answered
+(before the journal, the promise was "at most the flush interval", and it did not hold: 1.15 s lost at 1 s).
 
 Run: ``python benchmarks/proxy_crash.py [--trials 20]`` (writes its section of BENCHMARKS.md).
 """
@@ -29,7 +30,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _report import machine, markdown_table, show, write_section
-from proxy_overhead import UPSTREAM, free_port, wait_up
+from proxy_overhead import free_port, scripted_upstream, wait_up
 
 import catalyst
 
@@ -86,41 +87,31 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="catalyst-crash-"))
     env = {**os.environ, "CATALYST_THREADS": "1"}
-    up = subprocess.Popen([sys.executable, "-c", UPSTREAM], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          text=True, env=env)
-    assert up.stdout is not None
-    upstream = up.stdout.readline().strip()
-    load_at_start = os.getloadavg()[0]
     results = []
-    try:
-        wait_up(upstream + "/models", up, "scripted server")
+    with scripted_upstream(env) as upstream:
         for i in range(args.trials):
             r = asyncio.run(trial(upstream, tmp / f"t{i}.duckdb", args.clients, args.flush_interval, i, env))
             results.append(r)
             print(f"trial {i + 1}/{args.trials}: {r}", flush=True)
-    finally:
-        if up.stdin is not None:
-            up.stdin.close()
-        up.wait(timeout=30)
 
-    promise = args.flush_interval
-    broken = [r for r in results if r["oldest_lost_s"] > promise]
-    cols = ["trials", "answers received", "verdicts lost (total)", "trials with a loss", "oldest lost answer, s",
-            f"trials past the promise ({promise:g} s)"]
-    rows = [[len(results), sum(r["answered"] for r in results), sum(r["lost"] for r in results),
-             sum(1 for r in results if r["lost"]), f"{max(r['oldest_lost_s'] for r in results):.2f}", len(broken)]]
+    lost = sum(r["lost"] for r in results)
+    cols = ["trials", "answers received", "verdicts in the log", "verdicts lost (answered, not logged)",
+            "trials with a loss", "oldest lost answer, s"]
+    rows = [[len(results), sum(r["answered"] for r in results), sum(r["logged"] for r in results), lost,
+             sum(1 for r in results if r["lost"]), f"{max(r['oldest_lost_s'] for r in results):.2f}"]]
     show("Proxy SIGKILL trials", cols, rows)
-    held = "holds" if not broken else "does NOT hold"
+    held = "holds" if lost == 0 else "does NOT hold"
     body = f"""## Proxy crash trials (`benchmarks/proxy_crash.py`)
 
-`catalyst serve --flush-interval {promise:g}` in front of the scripted server; {args.clients} concurrent clients send
-unique questions; SIGKILL after a random 1.5-3.5 s, {len(results)} trials, a fresh log each. A verdict is lost when a
-client received the answer (HTTP 200, `x-catalyst-id`) and the log opened after the kill does not hold it; its age
-is the time from that answer to the kill. {machine()}; load {load_at_start:.1f} at start.
+`catalyst serve --flush-interval {args.flush_interval:g}` in front of the scripted server; {args.clients} concurrent
+clients send unique questions; SIGKILL after a random 1.5-3.5 s, {len(results)} trials, a fresh log each. A verdict
+is lost when a client received the answer (HTTP 200, `x-catalyst-id`) and the log opened after the kill (which
+replays the journal) does not hold it; its age is the time from that answer to the kill. {machine()}.
 
 {markdown_table(cols, rows)}
 
-The README's promise ("a crash loses at most the flush interval", {promise:g} s) **{held}** in these trials.
+The README's promise (a killed proxy loses no verdict it answered) **{held}** in these trials. The log may hold
+a few more verdicts than answers: those judged and journaled whose answer the kill stopped on its way out.
 """
     write_section("proxy_crash", body)
 

@@ -23,6 +23,7 @@
         ├── CheckFailure               a check raised (the answer goes to review, never accept)
         ├── StoreError                 the DuckDB log could not be opened or written
         │   └── StoreLockedError       another process holds the DuckDB file read-write            [exit 2]
+        │       └── LogOwnerUnreachableError  the log's owner process holds it but does not answer
         └── ModelCallError             a model endpoint could not be reached or answered badly
             ├── ModelBudgetExceeded    a verdict used up its budget of model calls or tokens
             ├── RegenerateFailed       re-asking the model (a `retry` decision) failed; carries the cause
@@ -147,6 +148,10 @@ class StoreLockedError(StoreError):
     """Another process holds the DuckDB file read-write."""
 
     exit_code = 2  # the fix is the user's: stop the other process, or go through it
+
+
+class LogOwnerUnreachableError(StoreLockedError):
+    """The process that owns the log (``<db>.owner``, or ``CATALYST_LOG_OWNER``) holds it but does not answer."""
 
 
 class ModelCallError(RuntimeFailure):

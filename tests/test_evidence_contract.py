@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 
 import duckdb
+import numpy as np
 import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from catalyst import Decision, Store, Validator, Verdict
+from catalyst import Decision, Store, Validator, Verdict, load_policy
 from catalyst.records import confidence_text
 from catalyst.review.queue import ReviewQueue
 from catalyst.review.web import auth, create_app
@@ -31,12 +32,14 @@ def test_invented_answers_are_blocked_not_diluted_by_rule_checks():
     v = Validator("default")
     got = {name: v.validate({"output": text, "context": CONTEXT})
            for name, text in (("correct", CORRECT), ("numbers", NUMBERS), ("invented", INVENTED))}
-    assert got["correct"].decision is Decision.ACCEPT
-    assert got["invented"].decision is Decision.BLOCK and got["numbers"].decision is Decision.REVIEW
-    assert got["invented"].confidence < 0.2 and got["numbers"].confidence <= 0.2  # no 0.7 from pass marks
+    assert got["correct"].decision is Decision.ACCEPT and got["correct"].confidence > 0.9
+    assert got["invented"].decision is not Decision.ACCEPT and got["numbers"].decision is not Decision.ACCEPT
+    assert got["invented"].confidence < 0.3 and got["numbers"].confidence < 0.3  # no 0.7 from pass marks
     assert got["invented"].reasons[0].startswith("confidence 0.")
-    for verdict in got.values():  # the confidence is the grounding evidence, not a mean with the rules
-        assert verdict.confidence == pytest.approx(next(c.score for c in verdict.checks if c.name == "grounding"))
+    calibrated = v.policy.calibrator
+    for verdict in got.values():  # the confidence is the (calibrated) grounding evidence, not a mean with rules
+        g = next(c.score for c in verdict.checks if c.name == "grounding")
+        assert verdict.confidence == pytest.approx(calibrated(g, {"grounding": g}) if calibrated else g)
 
 
 def test_the_verdict_line_says_not_verified_and_keeps_the_label():
@@ -121,3 +124,41 @@ def test_the_summary_counts_unverified_answers_apart_from_the_mean():
     only_unverified = Summary()
     only_unverified.add([v.validate("x")])
     assert only_unverified.to_dict()["mean_confidence"] is None
+
+
+def test_rescore_replays_the_engine_decision_for_every_kind_of_answer():
+    """eval/tune replay a policy over stored scores: they must decide as the engine did (evidence-only confidence,
+    rules, unverified answers with and without context)."""
+    from importlib.resources import files
+
+    from catalyst.evaluation import rescore, scored_from_records
+
+    demo = [orjson.loads(line) for line in
+            (files("catalyst") / "data" / "demo.jsonl").read_bytes().splitlines()[:120]]
+    extra = [{"id": "plain", "output": "It opened in 1937.", "label": 1},
+             {"id": "idk", "output": "As an AI language model, I cannot say.", "context": CONTEXT, "label": 0},
+             {"id": "empty", "output": "   ", "context": CONTEXT, "label": 0}]
+    policy = load_policy("default")
+    data = scored_from_records(demo + extra, policy)
+    conf, decision = rescore(data, policy)
+    assert list(decision) == list(data.decision)
+    np.testing.assert_allclose(conf, data.confidence, rtol=1e-9, equal_nan=True)
+    assert np.isnan(conf[-3]) and decision[-3] == "accept"  # no context: on_unverified.no_context
+
+
+def test_on_unverified_in_the_exported_schema_and_bad_values_fail_at_load():
+    import jsonschema
+
+    from catalyst.errors import PolicyError
+    from catalyst.policy import loads_policy, schema
+
+    s = schema()
+    assert "description" in s["properties"]["on_unverified"]
+    check = jsonschema.Draft202012Validator(s)  # (not the metaschema: test modules register undocumented checks)
+    for ok in ("review", {"default": "block", "no_context": "accept"}):
+        check.validate({"checks": ["non_empty"], "on_unverified": ok})
+        assert loads_policy(f"checks: [non_empty]\non_unverified: {orjson.dumps(ok).decode()}\n")
+    with pytest.raises(jsonschema.ValidationError):
+        check.validate({"checks": ["non_empty"], "on_unverified": "maybe"})
+    with pytest.raises(PolicyError, match="on_unverified"):
+        loads_policy("checks: [non_empty]\non_unverified: maybe\n")

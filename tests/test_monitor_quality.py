@@ -29,8 +29,9 @@ def test_draws_are_stable_have_the_asked_rate_and_are_independent():
 
 
 def test_audit_sample_sends_accepted_answers_to_review_marked_as_audit(tmp_path):
-    policy = Policy.model_validate({"name": "audited", "checks": ["non_empty"], "review": {"audit_sample": 0.2}})
-    plain = Policy.model_validate({"name": "audited", "checks": ["non_empty"]})
+    policy = Policy.model_validate({"name": "audited", "checks": ["non_empty"], "review": {"audit_sample": 0.2},
+                                    "on_unverified": "accept"})
+    plain = Policy.model_validate({"name": "audited", "checks": ["non_empty"], "on_unverified": "accept"})
     assert policy.version == plain.version  # routing of audits does not change the version
     recs = [{"id": f"a{i}", "output": "fine answer"} for i in range(500)]
     with Validator(policy, store=tmp_path / "log.duckdb") as v:
@@ -52,7 +53,9 @@ def test_audit_sample_is_in_the_exported_schema_and_validated():
 
 
 def test_expected_error_and_concept_drift_alarm(tmp_path):
-    end = datetime.now(UTC)
+    # a fixed end at midnight: day buckets then hold whole simulated days (with `now`, the statistics depended
+    # on the time of day the test ran)
+    end = datetime(2026, 11, 30, tzinfo=UTC)
     path = tmp_path / "log.duckdb"
     # from day 10 the truth falls below the confidence in the EU, the confidence does not move: only labels tell
     simulate(str(path), 20_000, days=20, end=end, degrade_at=0.5, degrade_segment="EU", degrade=0.3,
@@ -60,7 +63,7 @@ def test_expected_error_and_concept_drift_alarm(tmp_path):
              audit_sample=0.3)
     simulate(str(path), 1, days=20, end=end, offset=10**6)  # ids stay unique across calls
     con = open_db(path)
-    q = quality(con, Window.last("20d"), by="day")
+    q = quality(con, Window.last("20d", now=end), by="day")
     assert len(q["expected"]) >= 20
     first = q["expected"][1]
     assert 0 < first["low"] <= first["expected_error"] <= first["high"] < 0.3

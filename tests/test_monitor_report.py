@@ -62,9 +62,7 @@ def test_hourly_buckets_and_null_confidence_are_tolerated(tmp_path):
     path = tmp_path / "log.duckdb"
     simulate(str(path), 2_000, days=2, end=datetime.now(UTC))
     con = open_db(path)
-    # the schema helper `evidence` is bringing: confidence may be NULL, and verdicts.evidence says why
-    con.execute("ALTER TABLE verdicts ALTER COLUMN confidence DROP NOT NULL")
-    con.execute("ALTER TABLE verdicts ADD COLUMN evidence VARCHAR DEFAULT 'scored'")
+    # migration m050 (evidence): confidence may be NULL, and verdicts.evidence says why
     con.execute("UPDATE verdicts SET confidence = NULL, evidence = 'none' "
                 "WHERE id IN (SELECT id FROM verdicts LIMIT 100)")
     rep = health(con, Window.last("2d"), by="hour")

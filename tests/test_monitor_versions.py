@@ -15,10 +15,13 @@ from catalyst.monitor.versions import Canary, Shadow, active, promote, replay, r
 from catalyst.policy import Policy
 from catalyst.store import open_db
 
+# rules only (no evidence check): an answer that passes them goes out as unverified (on_unverified: accept)
 BASE = Policy.model_validate({"name": "base", "checks": ["non_empty",
-                                                       {"length": {"max_chars": 60}, "on_fail": "review"}]})
+                                                       {"length": {"max_chars": 60}, "on_fail": "review"}],
+                              "on_unverified": "accept"})
 STRICT = Policy.model_validate({"name": "strict", "checks": ["non_empty",
-                                                           {"length": {"max_chars": 40}, "on_fail": "review"}]})
+                                                           {"length": {"max_chars": 40}, "on_fail": "review"}],
+                                "on_unverified": "accept"})
 
 
 def answers(prefix: str, n: int = 400) -> list[dict]:
@@ -128,7 +131,8 @@ def test_cli_replay_compare_promote_rollback(tmp_path):
     with Validator(BASE, store=db) as v:
         v.validate_many(answers("k", 200))
     strict = tmp_path / "strict.yaml"
-    strict.write_text("name: strict\nchecks:\n  - non_empty\n  - length: {max_chars: 40}\n    on_fail: review\n")
+    strict.write_text("name: strict\nchecks:\n  - non_empty\n  - length: {max_chars: 40}\n    on_fail: review\n"
+                      "on_unverified: accept\n")
     runner = CliRunner()
     r = runner.invoke(app, ["replay", "--db", str(db), "--policy", str(strict)], env={"COLUMNS": "150"})
     assert r.exit_code == 0, r.output

@@ -215,3 +215,9 @@ def test_a_client_that_hangs_up_mid_stream_still_gets_its_answer_judged(upstream
     meta = json.loads(row["metadata"])
     assert meta["stopped_by_caller"] is True and row["output"].startswith("one") and row["output"] != \
         "one two three four five six seven eight"
+
+
+def test_the_warm_up_at_start_logs_nothing(upstream, db_path):
+    with serve_in_thread(upstream.url, db=db_path) as px:  # the default policy: its PII/injection models load here
+        assert httpx.get(px.url.removesuffix("/v1") + "/healthz").json()["ok"]
+    assert upstream.requests == [] and logged(db_path) == []

@@ -15,7 +15,6 @@ import openai
 import pytest
 
 import catalyst
-from catalyst.errors import StoreLockedError
 from catalyst.testing import ScriptedServer
 
 
@@ -61,9 +60,8 @@ def test_serve_owns_the_log_and_flushes_every_verdict_on_shutdown(tmp_path):
                 for i in range(25):
                     r = c.chat.completions.create(model="m", messages=[{"role": "user", "content": f"q{i}"}])
                     assert r.catalyst["decision"] == "accept"
-            # a second process cannot open the file read-write while the proxy owns it
-            with pytest.raises(StoreLockedError, match="catalyst serve"):
-                catalyst.Store(db, keep_open=False, lock_timeout=0.5).query("SELECT 1")
+            # a second process goes through the proxy, which owns the log (see tests/test_shared_log.py)
+            assert catalyst.Store(db, keep_open=False, lock_timeout=0.5).query("SELECT 1 AS x") == [{"x": 1}]
         finally:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=30)
@@ -71,16 +69,15 @@ def test_serve_owns_the_log_and_flushes_every_verdict_on_shutdown(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_crash_loses_at_most_the_flush_interval(tmp_path):
+def test_a_killed_proxy_loses_no_verdict_it_answered(tmp_path):
     db = tmp_path / "crash.duckdb"
     with ScriptedServer("Fine.") as up:
-        proc, url = start_serve(up.url, db, flush=0.2)
+        proc, url = start_serve(up.url, db, flush=30.0)  # nothing reaches DuckDB on the timer before the kill
         try:
             with openai.OpenAI(base_url=url, api_key="k", max_retries=0) as c:
                 for i in range(15):
                     c.chat.completions.create(model="m", messages=[{"role": "user", "content": f"q{i}"}])
-            time.sleep(1.0)  # > one flush interval
         finally:
-            proc.kill()  # SIGKILL: no shutdown flush
+            proc.kill()  # SIGKILL right after the last answer: no shutdown flush, no timer flush
             proc.wait(timeout=30)
-    assert count(db) == 15
+    assert count(db) == 15  # the journal, replayed when the log is opened

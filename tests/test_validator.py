@@ -61,7 +61,8 @@ for cls in (Boom, Garbage, Counting, Sure, SlowAsync):
 def test_accept_block_review_by_rules_and_thresholds():
     v = Validator("default")
     ctx = ["The Eiffel Tower was finished in 1889 for the World's Fair."]
-    assert v.validate({"output": "The tower was finished in 1889.", "context": ctx}).decision is Decision.ACCEPT
+    supported = "The Eiffel Tower was finished in 1889 for the World's Fair."
+    assert v.validate({"output": supported, "context": ctx}).decision is Decision.ACCEPT
     blocked = v.validate("   ")
     assert blocked.decision is Decision.BLOCK
     assert blocked.reasons[0].startswith("blocked by non_empty: ")
@@ -110,10 +111,12 @@ def test_rule_checks_never_change_the_confidence():
     v = Validator("default")
     clean = v.validate({"output": "The tower was finished in 1889.", "context": ctx})
     denied = v.validate({"output": "As an AI language model: the tower was finished in 1889.", "context": ctx})
+    cal = v.policy.calibrator  # the shipped calibrator of the grounding score (identity when a policy has none)
     grounding = next(c.score for c in clean.checks if c.name == "grounding")
-    assert clean.confidence == pytest.approx(grounding)
+    assert clean.confidence == pytest.approx(cal(grounding) if cal else grounding)
+    denied_grounding = next(c.score for c in denied.checks if c.name == "grounding")
     assert denied.decision in (Decision.REVIEW, Decision.BLOCK) and denied.confidence == pytest.approx(
-        next(c.score for c in denied.checks if c.name == "grounding"))
+        cal(denied_grounding) if cal else denied_grounding)
 
 
 def test_a_rule_check_without_on_fail_sends_to_review():

@@ -56,8 +56,8 @@ def register(app: typer.Typer) -> None:
                         ["label", "records", "mean confidence", "accept", "review", "block"],
                         right=("label", "records", "mean confidence", "accept", "review", "block"))
         for r in rows:
-            t.add_row(str(r["label"]), str(r["n"]), f"{r['conf']:.3f}", str(r["accept"]), str(r["review"]),
-                      str(r["block"]))
+            conf = "—" if r["conf"] is None else f"{r['conf']:.3f}"
+            t.add_row(str(r["label"]), str(r["n"]), conf, str(r["accept"]), str(r["review"]), str(r["block"]))
         console.print(t)
         queued = store.query("SELECT count(*) AS n FROM review_items WHERE status = 'pending'")[0]["n"]
         example = store.query("SELECT id FROM review_items ORDER BY severity DESC, confidence LIMIT 1")

@@ -107,7 +107,7 @@ def _headline(report: dict[str, Any], title: str) -> Table:
         acc = "–" if un["accuracy"] is None else f"{un['accuracy']:.3f}"
         ud = un["decisions"] or {}
         rows.append(("not verified (evidence: none)", f"{un['n']} ({un['share']:.1%}), accuracy {acc}",
-                     "left out of the rows above"))
+                     "not in the confidence metrics"))
         rows.append(("  their accept / review / block", f"{ud.get('accept_rate', 0):.1%} / "
                      f"{ud.get('review_rate', 0):.1%} / {ud.get('block_rate', 0):.1%}", "–"))
     for r in rows:

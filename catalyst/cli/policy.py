@@ -64,8 +64,7 @@ def register(app: typer.Typer) -> None:
                 console.print(t)
                 console.print(f"  accept ≥ {th.accept}, block < {th.block}, review between · "
                               f"aggregate {compiled.policy.aggregate} · {len(compiled.overrides)} segment override(s)"
-                              + (f" · plugins {', '.join(compiled.policy.plugins)}" if compiled.policy.plugins else ""),
-                              soft_wrap=True)
+                              + (f" · plugins {', '.join(compiled.policy.plugins)}" if compiled.policy.plugins else ""))
             failed += bool(problems)
         if failed:
             if not json_out:

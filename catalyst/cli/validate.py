@@ -16,9 +16,13 @@ import typer
 from catalyst.errors import RecordError, UserError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from catalyst.flow import Outcome
     from catalyst.jsonl import Rejected
     from catalyst.policy import CompiledPolicy
-    from catalyst.records import Interaction
+    from catalyst.records import Interaction, Verdict
+    from catalyst.sink import LogSink
     from catalyst.store import Store
 
 
@@ -74,29 +78,48 @@ def _already_logged(store: Store, ids: list[str], version: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _prune_out(out: Path, committed: set[str]) -> int:
-    """On ``--resume``: keep the ``--out`` lines whose verdict the log has; drop the ones written ahead of a
-    commit that never happened (the run was killed in between). Returns lines dropped."""
+def _ahead_of(out: Path) -> Path:
+    """Where ``--out`` lines wait while their batch is being committed (the ``--out`` write-ahead file)."""
+    return out.with_name(out.name + ".ahead")
+
+
+def _recover_out(out: Path, committed: set[str]) -> int:
+    """After a killed or stopped run: move to ``--out`` the lines whose batch reached the log but which the run
+    could not append any more. ``--out`` then holds exactly what the log holds. Returns lines recovered."""
     import orjson
 
-    if not out.exists():
+    ahead = _ahead_of(out)
+    if not ahead.exists():
         return 0
-    tmp = out.with_name(out.name + ".catalyst-tmp")
-    dropped = 0
-    with out.open("rb") as src, tmp.open("wb") as dst:
-        for raw in src:
-            try:
-                rid = orjson.loads(raw).get("id")
-            except orjson.JSONDecodeError:  # a line cut by the kill
-                rid = None
-            if rid in committed and raw.endswith(b"\n"):
-                dst.write(raw)
-            else:
-                dropped += 1
-        dst.flush()
-        os.fsync(dst.fileno())
-    os.replace(tmp, out)
-    return dropped
+    with ahead.open("rb") as fh:
+        head = fh.readline()
+        try:
+            offset = int(orjson.loads(head)["catalyst_out_offset"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            offset = None
+        lines = fh.readlines()
+    moved = 0
+    if offset is not None and out.exists():
+        with out.open("rb") as fh:
+            fh.seek(offset)
+            tail = fh.read()  # this run's lines already in --out: a prefix of the ahead file's lines
+        if tail and not tail.endswith(b"\n"):  # a line cut by the kill
+            tail = tail[:tail.rfind(b"\n") + 1]
+            os.truncate(out, offset + len(tail))
+        done = tail.count(b"\n")
+        with out.open("ab") as fh:
+            for raw in lines[done:]:
+                try:
+                    rid = orjson.loads(raw).get("id")
+                except orjson.JSONDecodeError:  # the last line, cut by the kill: its batch never committed
+                    continue
+                if rid in committed and raw.endswith(b"\n"):
+                    fh.write(raw)
+                    moved += 1
+            fh.flush()
+            os.fsync(fh.fileno())
+    ahead.unlink()
+    return moved
 
 
 def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, skip_bad: bool, resume: bool,
@@ -138,6 +161,9 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
         if store is not None:
             with store.connect():  # opens (and holds) the log now: a lock or a bad file fails before the work
                 pass
+            from catalyst.store.runs import claim_input
+
+            finish_run = claim_input(store, input)  # a second run over this file would log its verdicts twice
         skip: set[str] = store.seen_ids() if (resume and store is not None) else set()
         if store is not None and not resume and not rerun:
             again = _already_logged(store, ids, compiled.version)
@@ -154,28 +180,38 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
         if store is not None:
             store.close()
         raise
-    dropped = _prune_out(out, skip) if (resume and out is not None) else 0
+    recovered = _recover_out(out, skip) if (resume and out is not None) else 0
     summary = Summary()
     counts = {"skipped": 0, "records": 0, "validated": 0, "line": 0}
     rejected: list[Rejected] = []
     out_fh = out.open("ab" if resume else "wb") if out else None
+    ahead_fh = None
+    if out is not None and out_fh is not None:
+        import orjson
+
+        ahead_fh = _ahead_of(out).open("wb")
+        ahead_fh.write(orjson.dumps({"catalyst_out_offset": out_fh.tell()}) + b"\n")
 
     bar_state: dict[str, Any] = {}
 
-    def emit(lines: bytes, last_line: int, n: int) -> None:
-        """A batch was validated: ``--out`` first (durable), then the batch may go to the log; progress moves."""
-        if out_fh is not None and lines:
-            out_fh.write(lines)
-            out_fh.flush()
-            os.fsync(out_fh.fileno())
+    def emit(lines: bytes, last_line: int | None, n: int) -> None:
+        """A batch was validated: its ``--out`` lines go to the write-ahead file (durable) before the batch can
+        reach the log; ``--out`` itself gets them once the log has them. Progress moves."""
+        if ahead_fh is not None and lines:
+            ahead_fh.write(lines)
+            ahead_fh.flush()
+            os.fsync(ahead_fh.fileno())
+        if last_line is None:
+            return
         counts["validated"] += n
         counts["line"] = last_line
         if bar_state:
             rate = counts["validated"] / max(1e-9, time.perf_counter() - t0)
             bar_state["bar"].update(bar_state["task"], completed=last_line, rate=f"{rate:,.0f} rec/s")
 
-    batches = (_parallel(input, compiled, store, workers, batch_size, skip, skip_bad, emit) if workers > 1
-               else _sequential(input, compiled, store, batch_size, skip, skip_bad, emit))
+    sink = _out_first_sink(compiled, store, emit) if workers <= 1 else None
+    batches = (_parallel(input, compiled, store, workers, batch_size, skip, skip_bad, emit) if sink is None
+               else _sequential(input, compiled, sink, batch_size, skip, skip_bad, emit))
     t0 = time.perf_counter()
     pending: deque[_Done] = deque()
 
@@ -185,6 +221,9 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
         while pending and (len(pending) > window or pending[0].written.done()):
             done = pending.popleft()
             done.written.result()  # durable first (raises if the write failed)
+            if out_fh is not None and done.lines:
+                out_fh.write(done.lines)
+                out_fh.flush()
             summary.merge(done.summary)
             counts["skipped"] += done.skipped
             rejected.extend(done.rejected)
@@ -204,11 +243,26 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
     finally:
         if out_fh is not None:
             out_fh.close()
-        if store is not None:
-            try:
-                store.close()  # commits what was validated before the stop (its --out lines are written)
-            except BaseException as e:
-                stopped = stopped or e
+        if ahead_fh is not None:
+            ahead_fh.close()
+        closed = False
+        try:  # commits what was validated before the stop
+            if stopped is None and store is not None:
+                (sink if sink is not None else store).flush()
+                finish_run()  # the input is free for the next run once everything is logged
+            if sink is not None:
+                sink.close()  # flushes, releases the log, delivers the policy's notifications
+            elif store is not None:
+                store.close()
+            closed = True
+        except BaseException as e:
+            stopped = stopped or e
+        if out is not None and stopped is None:
+            _ahead_of(out).unlink(missing_ok=True)  # every line is in --out
+        elif out is not None and closed and db:  # stopped: lines of batches committed since still belong in --out
+            from catalyst.store import Store as _Store
+
+            _recover_out(out, _Store(db, keep_open=False).seen_ids())
     if stopped is not None:
         raise _stopped(stopped, input, db, store.written if store is not None else summary.n, counts["line"])
     elapsed = time.perf_counter() - t0
@@ -226,7 +280,7 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
 
         typer.echo(orjson.dumps({**summary.to_dict(), "policy": compiled.version, "seconds": round(elapsed, 3),
                                  "skipped": counts["skipped"], "rejected": len(rejected), "duplicate_ids": len(dups),
-                                 "out_dropped": dropped, "rejects": str(rejects) if rejected else None}).decode())
+                                 "out_recovered": recovered, "rejects": str(rejects) if rejected else None}).decode())
     if not quiet:
         if json_out:
             console = err  # the summary tables go to stderr; stdout holds only the JSON
@@ -236,8 +290,8 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
             console.print(t)
         if counts["skipped"]:
             console.print(f"[dim]--resume: skipped {counts['skipped']:,} records already in the log[/]")
-        if dropped:
-            err.print(f"--resume: dropped {dropped:,} --out line(s) whose verdicts never reached the log (redone)")
+        if recovered:
+            err.print(f"--resume: {recovered:,} --out line(s) of batches the log had committed were recovered")
         if dups:
             first = next(iter(dups))
             err.print(f"[yellow]warning:[/] {len(dups):,} id(s) appear more than once in {input} (e.g. `{first}` "
@@ -247,7 +301,7 @@ def run_validate(input: Path, policy: str, db: str | None, out: Path | None, *, 
         if summary.errors:
             err.print(f"[yellow]{summary.errors} check errors[/]: those answers went to review")
     return {"verdicts": summary.n, "skipped": counts["skipped"], "rejected": len(rejected), "summary": summary,
-            "policy": compiled.version, "seconds": elapsed, "duplicate_ids": len(dups), "out_dropped": dropped}
+            "policy": compiled.version, "seconds": elapsed, "duplicate_ids": len(dups), "out_recovered": recovered}
 
 
 def _stopped(e: BaseException, input: Path, db: str | None, committed: int, line: int) -> BaseException:
@@ -312,13 +366,38 @@ def _merge(written: Future[int], parts: list[_Done]) -> _Done:
                  sum(p.skipped for p in parts), [r for p in parts for r in p.rejected])
 
 
-def _sequential(input: Path, policy: CompiledPolicy, store: Store | None, batch_size: int, skip: set[str],
-                skip_bad: bool, emit: Callable[[bytes, int, int], None]) -> Iterator[_Done]:
+def _out_first_sink(policy: CompiledPolicy, store: Store | None, emit: Callable[[bytes, int | None, int], None]
+                    ) -> LogSink:
+    """The policy's log sink (redaction, journal, notifications), writing each batch's ``--out`` lines — the
+    verdicts as the log will keep them, redacted — before the batch reaches the journal. Flushes are the
+    caller's (group commits of ``WRITE_ROWS``), not a timer's."""
+    from catalyst.sink import LogSink
+
+    class OutFirst(LogSink):
+        collected: list[bytes] = []  # noqa: RUF012 - replaced per instance below
+
+        def prepare(self, outcomes: Sequence[Outcome]) -> list[tuple[Interaction, Verdict]]:
+            pairs = super().prepare(outcomes)
+            lines = b"".join(v.to_json().encode() + b"\n" for _r, v in pairs)
+            emit(lines, None, 0)
+            self.collected.append(lines)
+            return pairs
+
+    sink = OutFirst.for_policy(policy, store, flush_interval=24 * 3600.0)
+    assert isinstance(sink, OutFirst)
+    sink.collected = []
+    return sink
+
+
+def _sequential(input: Path, policy: CompiledPolicy, sink: LogSink, batch_size: int, skip: set[str],
+                skip_bad: bool, emit: Callable[[bytes, int | None, int], None]) -> Iterator[_Done]:
     from catalyst.jsonl import ReadStats, read_records
     from catalyst.summary import Summary
     from catalyst.validator import Validator
 
-    validator = Validator(policy, store=store, batch_size=batch_size)
+    store = sink.store
+    collected: list[bytes] = sink.collected  # type: ignore[attr-defined]  # the batch's --out lines (OutFirst)
+    validator = Validator(policy, sink=sink, batch_size=batch_size)
     stats = ReadStats()
     skipped = 0
     seen_rejects = 0
@@ -337,8 +416,10 @@ def _sequential(input: Path, policy: CompiledPolicy, store: Store | None, batch_
         part.add(verdicts)
         new_rejects = stats.rejected[seen_rejects:]
         seen_rejects = len(stats.rejected)
-        emit(b"".join(v.to_json().encode() + b"\n" for v in verdicts), stats.lines, len(verdicts))  # before the log
-        parts.append(_Done(_done(), b"", part, stats.lines, skipped, list(new_rejects)))
+        emit(b"", stats.lines, len(verdicts))  # its --out lines went ahead in the sink, before the journal
+        lines = b"".join(collected)
+        collected.clear()
+        parts.append(_Done(_done(), lines, part, stats.lines, skipped, list(new_rejects)))
         skipped = 0
         if store is None or store.pending >= WRITE_ROWS:
             yield _merge(store.flush_async() if store is not None else _done(), parts)
@@ -350,7 +431,7 @@ def _sequential(input: Path, policy: CompiledPolicy, store: Store | None, batch_
 
 
 def _parallel(input: Path, policy: CompiledPolicy, store: Store | None, workers: int, batch_size: int,
-              skip: set[str], skip_bad: bool, emit: Callable[[bytes, int, int], None]) -> Iterator[_Done]:
+              skip: set[str], skip_bad: bool, emit: Callable[[bytes, int | None, int], None]) -> Iterator[_Done]:
     from catalyst.parallel import validate_file
 
     if store is not None:  # the cores belong to the workers; DuckDB's own thread pool would only compete with them
@@ -362,7 +443,7 @@ def _parallel(input: Path, policy: CompiledPolicy, store: Store | None, workers:
     for res in validate_file(input, policy, workers=workers, batch_size=batch_size, skip=skip, skip_bad=skip_bad,
                              want_lines=True):
         emit(res.lines, res.last_line, res.summary.n)  # before the batch can reach the log
-        parts.append(_Done(_done(), b"", res.summary, res.last_line, res.skipped, res.rejected))
+        parts.append(_Done(_done(), res.lines, res.summary, res.last_line, res.skipped, res.rejected))
         if res.tables is not None:
             tables.append(res.tables)
             rows += res.tables["verdicts"].num_rows
@@ -400,8 +481,16 @@ def register(app: typer.Typer) -> None:
         wait: float = typer.Option(10.0, "--wait", min=0.0,
                                    help="seconds to wait while another process holds the log"),
         json_out: bool = typer.Option(False, "--json", help="print the summary as one JSON object on stdout"),
+        engine: str = typer.Option("local", "--engine", help="local, or ray: a Ray cluster (RAY_ADDRESS, else a "
+                                                             "local one) with --workers actors; JSONL or Parquet"),
     ) -> None:
         """Validate answers from a JSONL file; log every verdict to DuckDB."""
+        if engine != "local":
+            from catalyst.ray import run_cli
+
+            run_cli(input, policy, db, engine=engine, workers=workers, batch_size=batch_size, out=out,
+                    skip_bad=skip_bad)
+            return
         if workers == 0:
             workers = min(os.cpu_count() or 1, 4) if input.is_file() and _count_lines(input) > 20_000 else 1
         if resume and rerun:

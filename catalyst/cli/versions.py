@@ -30,10 +30,12 @@ def _show_compare(rep: dict[str, Any]) -> None:
                       else f"{r['challenger_accepted_error']:.1%}")
         console.print(t)
     if rep["differences"]:
+        from catalyst.records import confidence_text
+
         t = Table("id", "baseline", "challenger", title="largest differences", title_justify="left")
         for d in rep["differences"][:10]:
-            t.add_row(d["id"], f"{d['baseline_decision']} ({d['baseline_confidence']:.2f})",
-                      f"{d['decision']} ({d['confidence']:.2f})")
+            t.add_row(d["id"], f"{d['baseline_decision']} ({confidence_text(d['baseline_confidence'])})",
+                      f"{d['decision']} ({confidence_text(d['confidence'])})")
         console.print(t)
     style = "bold green" if rep["promote"] else "bold yellow"
     console.print(f"promotion: {'YES' if rep['promote'] else 'NO'} — {rep['recommendation']}", style=style,

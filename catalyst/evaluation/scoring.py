@@ -85,7 +85,11 @@ def _segment_mask(data: EvalData, match: dict[str, Any]) -> np.ndarray:
 
 
 def _unverified_decision(policy: Any, data: EvalData) -> np.ndarray:
-    """``on_unverified`` per row; ``no_context`` applies where the data says the record had no context."""
+    """``on_unverified`` per row; ``no_context`` applies where the data says the record had no context.
+
+    Raw records and lines with a ``context`` key say so; a verdict line carries no context, so there the
+    ``default`` branch is replayed (an unverified answer's logged decision may differ under a ``no_context``).
+    """
     spec = policy.policy.on_unverified
     out = np.full(len(data), spec.default, dtype=object)
     if spec.no_context is not None and data.has_context is not None:

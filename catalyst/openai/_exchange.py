@@ -17,6 +17,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterable
 from typing import Any, Protocol, TypeVar
 
+from catalyst import _sync
 from catalyst.errors import RegenerateFailed
 from catalyst.flow import Regenerate
 from catalyst.openai._wire import Request, StreamAccumulator, cut_chunk
@@ -43,13 +44,8 @@ class ExchangeIO(Protocol):
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine that never suspends (its awaits only reach sync code) to its result, without a loop."""
-    try:
-        coro.send(None)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-    coro.close()
-    raise RuntimeError("a sync exchange awaited something that suspends; this is a bug in its ExchangeIO")
+    """Drive a never-suspending coroutine to its result without a loop (:func:`catalyst._sync.run_sync`)."""
+    return _sync.run_sync(coro, loop=False)
 
 
 def sync_regenerate(regenerate: AsyncRegenerate | None) -> Regenerate | None:

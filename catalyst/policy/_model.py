@@ -7,7 +7,7 @@ import hashlib
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, WithJsonSchema, model_validator
 
 from catalyst.monitor.rules import AlertRule
 
@@ -143,6 +143,16 @@ class LogSpec(BaseModel):
         "run them, e.g. [secrets, pii]"))
 
 
+_DECISIONS = {"enum": ["accept", "review", "block"]}
+#: ``on_unverified`` in the exported schema: one word, or the mapping (what the before-validator accepts).
+_UNVERIFIED_SCHEMA: dict[str, Any] = {"anyOf": [
+    _DECISIONS,
+    {"type": "object", "additionalProperties": False, "properties": {
+        "default": {**_DECISIONS, "default": "review", "description": "decision for an unverified answer"},
+        "no_context": {"anyOf": [_DECISIONS, {"type": "null"}], "default": None,
+                       "description": "decision for an unverified answer whose record has no context"}}}]}
+
+
 class SegmentOverride(BaseModel):
     """Settings for records whose ``metadata.segment`` contains every ``match`` pair."""
 
@@ -168,7 +178,7 @@ class Policy(BaseModel):
     checks: list[CheckSpec] = Field(min_length=1)
     aggregate: Literal["weighted_mean", "min", "geometric_mean"] = "weighted_mean"
     thresholds: Thresholds = Field(default_factory=Thresholds)
-    on_unverified: Unverified = Field(
+    on_unverified: Annotated[Unverified, WithJsonSchema(_UNVERIFIED_SCHEMA)] = Field(
         default_factory=lambda: Unverified(), description="decision when no evidence check could score the "
         "answer (no context, no samples, no model): the verdict then says `evidence: none` and has no "
         "confidence. `on_unverified: review` (the default) or `{default: review, no_context: accept}`")

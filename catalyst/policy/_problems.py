@@ -18,7 +18,7 @@ from catalyst import registry
 from catalyst.errors import PolicyError, UnknownCheckError
 from catalyst.policy._compile import CompiledPolicy
 from catalyst.policy._load import _folder, _line_map, _where_fn, format_error, load_policy, resolve
-from catalyst.policy._model import CheckSpec, Policy
+from catalyst.policy._model import CheckSpec, Policy, _expand_entry
 
 __all__ = ["policy_problems"]
 
@@ -62,12 +62,20 @@ def policy_problems(path_or_name: str | Path) -> tuple[CompiledPolicy | None, li
     problems: list[PolicyError] = []
     entries = raw.get("checks")
     good: list[tuple[int, Any, CheckSpec]] = []
+    shaky: list[tuple[int, str, dict[str, Any]]] = []  # entries with a bad policy key: still check the check
     if isinstance(entries, list):
         for i, entry in enumerate(entries):
             try:
                 good.append((i, entry, CheckSpec.model_validate(entry)))
             except ValidationError as e:
                 problems += _errors_of(e, where, ("checks", i))
+                try:
+                    expanded = _expand_entry(entry)
+                except ValueError:
+                    continue
+                if isinstance(expanded, dict) and isinstance(expanded.get("check"), str) \
+                        and isinstance(expanded.get("config", {}), dict):
+                    shaky.append((i, expanded["check"], expanded.get("config", {})))
     # the policy's own keys (plugins are imported here), judged with only the well-formed check entries
     rest = dict(raw)
     if isinstance(entries, list) and good:
@@ -89,15 +97,20 @@ def policy_problems(path_or_name: str | Path) -> tuple[CompiledPolicy | None, li
             continue
         configs[spec.label] = (cls, spec.config, i)
         problems += _instantiate(cls, spec.config, where, ("checks", i, "config"), spec.check)
+    for i, name, config in shaky:
+        try:
+            problems += _instantiate(registry.get(name), config, where, ("checks", i, "config"), name)
+        except UnknownCheckError:
+            problems.append(UnknownCheckError(registry.unknown_message(name, where(("checks", i, name)) or source)))
     # segment overrides: each override's settings, on top of the check's own
     for j, seg in enumerate(raw.get("segments") or []):
         over = seg.get("checks") if isinstance(seg, dict) else None
         for label, settings in (over or {}).items() if isinstance(over, dict) else ():
             if label in configs and isinstance(settings, dict):
                 cls, base, _ = configs[label]
-                problems += _instantiate(cls, {**base, **settings}, where, ("segments", j, "checks", label),
-                                         cls.name)
-    problems = _unique(problems)
+                found = _instantiate(cls, {**base, **settings}, where, ("segments", j, "checks", label), cls.name)
+                problems += [p for p in found if any(f"setting `{k}" in str(p) for k in settings)]  # its own only
+    problems = sorted(_unique(problems), key=_line)
     if problems:
         return None, problems
     try:
@@ -115,6 +128,16 @@ def _instantiate(cls: type[Any], config: dict[str, Any], where: Any, prefix: tup
     except (ValueError, TypeError) as e:
         return [PolicyError(f"check `{name}`: {e}", where=where(prefix))]
     return []
+
+
+def _line(p: PolicyError) -> int:
+    tail = (p.where or "").rsplit(":", 1)[-1] if p.where else ""
+    if not tail.isdigit():  # UnknownCheckError carries its place in the message
+        import re
+
+        m = re.search(r":(\d+)\b", str(p))
+        tail = m.group(1) if m else "0"
+    return int(tail)
 
 
 def _unique(problems: list[PolicyError]) -> list[PolicyError]:

@@ -18,8 +18,9 @@ the connection stays usable for the next request. The wire format itself (both h
 client) is :mod:`catalyst.openai._wire`; the exchange (call, validate, re-ask, relay) is
 :mod:`catalyst.openai._exchange`, driven here by :class:`_ProxyIO`.
 
-The proxy process owns the DuckDB file (``Store(keep_open=True)``): verdicts are queued in memory and
-written every ``flush_interval`` seconds and at shutdown, so a crash loses at most that interval.
+The proxy process owns the DuckDB file (``Store(keep_open=True)``). Its log is the guard's sink
+(:class:`catalyst.sink.LogSink`): a verdict is in the journal before its answer is sent and in DuckDB within
+``flush_interval`` seconds, so a killed proxy loses no verdict it answered (``benchmarks/proxy_crash.py``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from starlette.requests import Request as HTTPRequest
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from catalyst.checks import CheckContext
 from catalyst.errors import ConfigError, RecordError, UpstreamError
 from catalyst.llm import LLMConfig
 from catalyst.openai._exchange import AsyncRegenerate, StreamState, complete, relay
@@ -135,8 +137,20 @@ class Proxy:
             with store.connect():
                 pass
 
+    def warm(self) -> None:
+        """Run the policy's cheap sync checks once on a made-up answer, so the models they load lazily (PII,
+        injection...) are loaded before the first request, not during it. Nothing is logged."""
+        rec = Interaction(id="catalyst-warm-up", input="Warm-up question?", output="Warm-up answer.",
+                          context=["Warm-up passage."])
+        for step in self.guard.policy.default.steps:
+            if step.costly or type(step.check).is_async():
+                continue  # model calls and async checks are never made for a warm-up
+            with contextlib.suppress(Exception):  # a broken check shows up, closed, on real answers
+                step.check.run(CheckContext(rec))
+
     async def start(self) -> None:
         await asyncio.to_thread(self.open_log)
+        await asyncio.to_thread(self.warm)  # before the server accepts connections (lifespan startup)
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.cfg.concurrency))
 
     async def stop(self) -> None:

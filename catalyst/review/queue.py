@@ -14,10 +14,12 @@ Everything lives in the DuckDB log, so a queue is just ``ReviewQueue(store)``::
 (highest first), then confidence (lowest first), then age (oldest first).
 
 **Claims.** ``claim(reviewer)`` gives one open item to one reviewer with a lease (``lease_seconds``);
-an abandoned claim returns to the queue when its lease expires. A claim is one short transaction on the
-DuckDB file, and DuckDB admits one read-write process per file, so two processes can never hold the same
-item: exactly one of two concurrent claims wins (use ``Store(path, keep_open=False)`` in every process so
-each takes the file only for the transaction; ``open_db`` retries while another holds it).
+an abandoned claim returns to the queue when its lease expires. A claim and a decision are *procedures*
+(``catalyst.store._server.procedure``): when a process owns the log (the web reviewer, the proxy,
+``catalyst log serve``), every reviewer process sends them there — one round trip each — and the owner
+runs them one after another, committing queued ones together; with no owner, a process runs them in its
+own short transaction on the file. Either way two reviewers can never hold the same item: exactly one of
+two concurrent claims wins.
 ``renew`` extends a lease, ``release`` gives the item back (skip), ``reassign`` moves it (admins).
 
 **Decisions** (:class:`Action`): ``approve``, ``reject``, ``correct`` (with the corrected answer) and
@@ -93,6 +95,8 @@ from catalyst.review._text import (
     check_text,
 )
 from catalyst.store import Store, open_db
+from catalyst.store._remote import OwnerGoneError, RemoteConnection
+from catalyst.store._server import insert, local_server, procedure, run_procedure
 
 __all__ = [
     "AbandonedLeaseError", "Action", "AlreadyDecidedError", "Claim", "InvalidTextError", "ItemNotFoundError",
@@ -238,6 +242,41 @@ def _j(v: Any) -> str:
     return orjson.dumps(v, default=str).decode()
 
 
+def _audit(con: duckdb.DuckDBPyConnection, at: datetime, actor: str, action: str, item_id: str | None,
+           before: Any, after: Any) -> None:
+    insert(con, "review_audit", ("ts", "actor", "action", "item_id", "before", "after"),
+           [at, actor, action, item_id, None if before is None else _j(before), None if after is None else _j(after)])
+
+def _row(con: duckdb.DuckDBPyConnection, item_id: str) -> dict[str, Any]:
+    cur = con.execute(f"SELECT {', '.join(_ITEM_COLS)} FROM review_items WHERE id = ?", [item_id])
+    r = cur.fetchone()
+    if r is None:
+        raise ItemNotFoundError(f"no review item `{item_id}`; list open items with `catalyst review --list`")
+    return dict(zip(_ITEM_COLS, r, strict=True))
+
+def _state(row: dict[str, Any]) -> dict[str, Any]:
+    keep = ("status", "claimed_by", "lease_expires", "decision", "decided_by", "severity")
+    return {k: row[k] for k in keep}
+
+
+def _held(con: duckdb.DuckDBPyConnection, item_id: str, reviewer: str, now: datetime,
+          row: dict[str, Any] | None = None) -> dict[str, Any]:
+    row = _row(con, item_id) if row is None else row
+    if row["status"] == "decided":
+        raise AlreadyDecidedError(
+            f"item `{item_id}` was already decided ({row['decision']}) by {row['decided_by']} at "
+            f"{row['decided_at']:%Y-%m-%d %H:%M:%S UTC}; a decision is final (re-validate the answer to "
+            "reopen it)")
+    if row["claimed_by"] != reviewer:
+        who = f"is held by {row['claimed_by']}" if row["claimed_by"] else "is not claimed by anyone"
+        raise NotHolderError(f"{reviewer} does not hold item `{item_id}` (it {who}); claim it first")
+    if row["lease_expires"] is None or row["lease_expires"] <= now:
+        raise LeaseExpiredError(
+            f"{reviewer}'s claim on item `{item_id}` expired at {_hms(row['lease_expires'])}; "
+            "claim it again (your decision was not saved)")
+    return row
+
+
 class ReviewQueue:
     """The review queue over one DuckDB log. See the module docstring for the model and guarantees.
 
@@ -280,7 +319,7 @@ class ReviewQueue:
         Reviewer actions are tiny, so while another process holds the file we retry quickly (5-50 ms,
         jittered) rather than with ``open_db``'s longer backoff, which would leave the file idle.
         """
-        if self.store.keep_open:
+        if self.store.keep_open or self.store.shared:  # held here, or served by the log's owner
             with self.store.connect() as con:
                 yield con
             return
@@ -313,6 +352,25 @@ class ReviewQueue:
                 raise
             con.execute("COMMIT")
 
+    def _call(self, name: str, **args: Any) -> Any:
+        """Run the procedure ``name`` of this module: in the log's owner when one serves the file (one round
+        trip; the owner runs procedures one at a time), else here in one transaction. Repeated once when the
+        owner goes away mid-call (claims and decisions are idempotent: see ``_decide``)."""
+        proc = f"catalyst.review.queue:{name}"
+        for attempt in range(3):
+            try:
+                with self._connect() as con:
+                    if isinstance(con, RemoteConnection):
+                        return con.call(proc, **args)
+                    owner = self.store.owner or local_server(self.store.path)
+                    if owner is not None:  # this process serves the log: join the owner's queue of calls
+                        return owner.call(proc, args)
+                    return run_procedure(con, proc, args)
+            except OwnerGoneError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
     def _run(self, fn: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
         for attempt in range(20):
             try:
@@ -323,25 +381,9 @@ class ReviewQueue:
                     raise
         raise AssertionError("unreachable")
 
-    @staticmethod
-    def _audit(con: duckdb.DuckDBPyConnection, at: datetime, actor: str, action: str, item_id: str | None,
-               before: Any, after: Any) -> None:
-        con.execute("INSERT INTO review_audit (ts, actor, action, item_id, before, after) VALUES (?, ?, ?, ?, ?, ?)",
-                    [at, actor, action, item_id, None if before is None else _j(before),
-                     None if after is None else _j(after)])
-
-    @staticmethod
-    def _row(con: duckdb.DuckDBPyConnection, item_id: str) -> dict[str, Any]:
-        cur = con.execute(f"SELECT {', '.join(_ITEM_COLS)} FROM review_items WHERE id = ?", [item_id])
-        r = cur.fetchone()
-        if r is None:
-            raise ItemNotFoundError(f"no review item `{item_id}`; list open items with `catalyst review --list`")
-        return dict(zip(_ITEM_COLS, r, strict=True))
-
-    @staticmethod
-    def _state(row: dict[str, Any]) -> dict[str, Any]:
-        keep = ("status", "claimed_by", "lease_expires", "decision", "decided_by", "severity")
-        return {k: row[k] for k in keep}
+    _audit = staticmethod(_audit)
+    _row = staticmethod(_row)
+    _state = staticmethod(_state)
 
     # -- claiming --------------------------------------------------------------------------------
     def claim(self, reviewer: str, *, item_id: str | None = None) -> Claim | None:
@@ -351,63 +393,12 @@ class ReviewQueue:
         holds a live claim gets that claim back (one item at a time), with the lease renewed.
         """
         check_reviewer(reviewer)
-
-        def tx(con: duckdb.DuckDBPyConnection) -> Claim | None:
-            now = self.clock()
-            mine = con.execute("SELECT id FROM review_items WHERE claimed_by = ? AND lease_expires > ? AND "
-                               "status IN ('pending', 'escalated') ORDER BY claimed_at LIMIT 1",
-                               [reviewer, now]).fetchone()
-            if item_id is not None:
-                row = self._row(con, item_id)
-                if row["status"] == "decided":
-                    raise AlreadyDecidedError(
-                        f"item `{item_id}` was decided ({row['decision']}) by {row['decided_by']} at "
-                        f"{row['decided_at']:%Y-%m-%d %H:%M UTC}; nothing to claim")
-                held = row["claimed_by"] and row["lease_expires"] and row["lease_expires"] > now
-                if held and row["claimed_by"] != reviewer:
-                    raise NotHolderError(f"item `{item_id}` is held by {row['claimed_by']} until "
-                                         f"{row['lease_expires']:%H:%M:%S UTC}; pick another or ask an admin")
-                if mine and mine[0] != item_id:
-                    raise ReviewError(f"{reviewer} already holds item `{mine[0]}`; decide or release it first")
-                target = item_id
-            elif mine:
-                target = mine[0]
-            else:
-                found = con.execute("""
-                    SELECT id FROM review_items
-                    WHERE status IN ('pending', 'escalated') AND (claimed_by IS NULL OR lease_expires <= ?)
-                    ORDER BY severity DESC, confidence ASC, created_at ASC, id LIMIT 1""", [now]).fetchone()
-                if found is None:
-                    return None
-                target = found[0]
-            row = self._row(con, target)
-            claim = Claim(item_id=target, reviewer=reviewer, claim_id=uuid.uuid4().hex, claimed_at=now,
-                          lease_expires=now + self.lease)
-            con.execute("UPDATE review_items SET claimed_by = ?, claim_id = ?, claimed_at = ?, lease_expires = ? "
-                        "WHERE id = ?", [reviewer, claim.claim_id, now, claim.lease_expires, target])
-            took_over = row["claimed_by"] is not None and row["claimed_by"] != reviewer
-            self._audit(con, now, reviewer, "claim_expired_takeover" if took_over else "claim", target,
-                        self._state(row), {**self._state(row), "claimed_by": reviewer,
-                                           "lease_expires": claim.lease_expires, "claim_id": claim.claim_id})
-            return claim
-
-        return self._run(tx)  # type: ignore[no-any-return]
+        out = self._call("claim", reviewer=reviewer, item_id=item_id, now=self.clock(),
+                         lease_seconds=self.lease.total_seconds())
+        return None if out is None else Claim(**out)
 
     def _held(self, con: duckdb.DuckDBPyConnection, item_id: str, reviewer: str, now: datetime) -> dict[str, Any]:
-        row = self._row(con, item_id)
-        if row["status"] == "decided":
-            raise AlreadyDecidedError(
-                f"item `{item_id}` was already decided ({row['decision']}) by {row['decided_by']} at "
-                f"{row['decided_at']:%Y-%m-%d %H:%M:%S UTC}; a decision is final (re-validate the answer to "
-                "reopen it)")
-        if row["claimed_by"] != reviewer:
-            who = f"is held by {row['claimed_by']}" if row["claimed_by"] else "is not claimed by anyone"
-            raise NotHolderError(f"{reviewer} does not hold item `{item_id}` (it {who}); claim it first")
-        if row["lease_expires"] is None or row["lease_expires"] <= now:
-            raise LeaseExpiredError(
-                f"{reviewer}'s claim on item `{item_id}` expired at {_hms(row['lease_expires'])}; "
-                "claim it again (your decision was not saved)")
-        return row
+        return _held(con, item_id, reviewer, now)
 
     def renew(self, item_id: str, reviewer: str) -> Claim:
         """Extend a live claim by another lease period."""
@@ -481,39 +472,9 @@ class ReviewQueue:
             reason = check_text(reason, "the reason", max_chars=MAX_REASON_CHARS) or None
         tag_list = check_tags(tags)
 
-        def tx(con: duckdb.DuckDBPyConnection) -> ReviewDecision:
-            now = self.clock()
-            row = self._held(con, item_id, reviewer, now)
-            d = ReviewDecision(decision_id=uuid.uuid4().hex, item_id=item_id, verdict_id=row["verdict_id"],
-                               reviewer=reviewer, action=act, corrected_output=output, reason=reason,
-                               tags=tag_list, decided_at=now, thread_id=row["thread_id"], label=act.label)
-            if act.final:
-                con.execute("UPDATE review_items SET status = 'decided', decision = ?, decided_by = ?, "
-                            "decided_at = ?, claimed_by = NULL, claim_id = NULL, claimed_at = NULL, "
-                            "lease_expires = NULL WHERE id = ?", [act.value, reviewer, now, item_id])
-                after = {**self._state(row), "status": "decided", "decision": act.value, "decided_by": reviewer,
-                         "claimed_by": None, "lease_expires": None}
-            else:
-                con.execute("UPDATE review_items SET status = 'escalated', severity = severity + 1, "
-                            "escalations = coalesce(escalations, 0) + 1, claimed_by = NULL, claim_id = NULL, "
-                            "claimed_at = NULL, lease_expires = NULL WHERE id = ?", [item_id])
-                after = {**self._state(row), "status": "escalated", "severity": row["severity"] + 1,
-                         "claimed_by": None, "lease_expires": None}
-            con.execute("INSERT INTO review_decisions (decision_id, item_id, verdict_id, reviewer, action, "
-                        "corrected_output, reason, tags, decided_at, thread_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                        [d.decision_id, item_id, d.verdict_id, reviewer, act.value, output, reason, _j(tag_list),
-                         now, d.thread_id])
-            if act.label is not None:
-                con.execute("INSERT INTO labels SELECT ?, ?, ?, ?, ?, 'review', ?, ?, policy, confidence, ? "
-                            "FROM review_items WHERE id = ?",
-                            [item_id, act.label, output, reviewer, now, d.decision_id, d.verdict_id, act.value,
-                             item_id])
-            self._audit(con, now, reviewer, f"decide:{act.value}", item_id, self._state(row),
-                        {**after, "decision_id": d.decision_id, "reason": reason, "tags": tag_list,
-                         "corrected_output": output})
-            return d
-
-        decision: ReviewDecision = self._run(tx)
+        out = self._call("decide", item_id=item_id, reviewer=reviewer, action=act.value, output=output,
+                         reason=reason, tags=tag_list, now=self.clock(), decision_id=uuid.uuid4().hex)
+        decision = _decision(out)
         verdict = None
         if act.final and decision.thread_id and self.validator is not None:
             verdict = self._resume(self.validator, decision)
@@ -673,6 +634,106 @@ class ReviewQueue:
             for q in out:
                 self.notifier.emit("sla_breach", q.to_dict())
         return out
+
+
+@procedure("catalyst.review.queue:claim")
+def _claim(con: duckdb.DuckDBPyConnection, *, reviewer: str, item_id: str | None, now: datetime,
+           lease_seconds: float) -> dict[str, Any] | None:
+    """One claim, in the caller's transaction (here, or in the log's owner for its clients)."""
+    if item_id is None:  # one statement: the reviewer's live claim first, else the top claimable item
+        found = con.execute(f"""
+            SELECT {', '.join(_ITEM_COLS)} FROM review_items
+            WHERE status IN ('pending', 'escalated')
+              AND (claimed_by IS NULL OR lease_expires <= ? OR (claimed_by = ? AND lease_expires > ?))
+            ORDER BY coalesce(claimed_by = ? AND lease_expires > ?, false) DESC,
+                     CASE WHEN claimed_by = ? THEN claimed_at END, severity DESC, confidence ASC, created_at ASC, id
+            LIMIT 1""", [now, reviewer, now, reviewer, now, reviewer]).fetchone()
+        if found is None:
+            return None
+        return _take(con, dict(zip(_ITEM_COLS, found, strict=True)), reviewer, now, lease_seconds)
+    mine = con.execute("SELECT id FROM review_items WHERE claimed_by = ? AND lease_expires > ? AND "
+                       "status IN ('pending', 'escalated') ORDER BY claimed_at LIMIT 1",
+                       [reviewer, now]).fetchone()
+    row = _row(con, item_id)
+    if row["status"] == "decided":
+        raise AlreadyDecidedError(
+            f"item `{item_id}` was decided ({row['decision']}) by {row['decided_by']} at "
+            f"{row['decided_at']:%Y-%m-%d %H:%M UTC}; nothing to claim")
+    held = row["claimed_by"] and row["lease_expires"] and row["lease_expires"] > now
+    if held and row["claimed_by"] != reviewer:
+        raise NotHolderError(f"item `{item_id}` is held by {row['claimed_by']} until "
+                             f"{row['lease_expires']:%H:%M:%S UTC}; pick another or ask an admin")
+    if mine and mine[0] != item_id:
+        raise ReviewError(f"{reviewer} already holds item `{mine[0]}`; decide or release it first")
+    return _take(con, row, reviewer, now, lease_seconds)
+
+
+def _take(con: duckdb.DuckDBPyConnection, row: dict[str, Any], reviewer: str, now: datetime,
+          lease_seconds: float) -> dict[str, Any]:
+    target = row["id"]
+    claim = Claim(item_id=target, reviewer=reviewer, claim_id=uuid.uuid4().hex, claimed_at=now,
+                  lease_expires=now + timedelta(seconds=lease_seconds))
+    con.execute("UPDATE review_items SET claimed_by = ?, claim_id = ?, claimed_at = ?, lease_expires = ? "
+                "WHERE id = ?", [reviewer, claim.claim_id, now, claim.lease_expires, target])
+    took_over = row["claimed_by"] is not None and row["claimed_by"] != reviewer
+    _audit(con, now, reviewer, "claim_expired_takeover" if took_over else "claim", target, _state(row),
+           {**_state(row), "claimed_by": reviewer, "lease_expires": claim.lease_expires, "claim_id": claim.claim_id})
+    return asdict(claim)
+
+
+@procedure("catalyst.review.queue:decide")
+def _decide(con: duckdb.DuckDBPyConnection, *, item_id: str, reviewer: str, action: str, output: str | None,
+            reason: str | None, tags: list[str], now: datetime, decision_id: str) -> dict[str, Any]:
+    """One decision, in the caller's transaction. ``decision_id`` comes from the caller, so a call repeated
+    after a lost answer (the owner went away after committing) returns the saved decision, not an error."""
+    found = con.execute(f"SELECT {', '.join(_ITEM_COLS)}, EXISTS (SELECT 1 FROM review_decisions WHERE "
+                        "decision_id = ?) FROM review_items WHERE id = ?", [decision_id, item_id]).fetchone()
+    done = found is not None and found[-1] and con.execute(
+        "SELECT decision_id, item_id, verdict_id, reviewer, action, corrected_output, reason, tags, decided_at, "
+        "thread_id FROM review_decisions WHERE decision_id = ?", [decision_id]).fetchone()
+    if done:
+        act0 = Action(done[4])
+        return _decision_dict(ReviewDecision(done[0], done[1], done[2], done[3], act0, done[5], done[6],
+                                             orjson.loads(done[7] or "[]"), done[8], done[9], act0.label))
+    act = Action(action)
+    row = _held(con, item_id, reviewer, now, None if found is None else dict(zip(_ITEM_COLS, found[:-1], strict=True)))
+    d = ReviewDecision(decision_id=decision_id, item_id=item_id, verdict_id=row["verdict_id"],
+                       reviewer=reviewer, action=act, corrected_output=output, reason=reason,
+                       tags=tags, decided_at=now, thread_id=row["thread_id"], label=act.label)
+    if act.final:
+        con.execute("UPDATE review_items SET status = 'decided', decision = ?, decided_by = ?, "
+                    "decided_at = ?, claimed_by = NULL, claim_id = NULL, claimed_at = NULL, "
+                    "lease_expires = NULL WHERE id = ?", [act.value, reviewer, now, item_id])
+        after = {**_state(row), "status": "decided", "decision": act.value, "decided_by": reviewer,
+                 "claimed_by": None, "lease_expires": None}
+    else:
+        con.execute("UPDATE review_items SET status = 'escalated', severity = severity + 1, "
+                    "escalations = coalesce(escalations, 0) + 1, claimed_by = NULL, claim_id = NULL, "
+                    "claimed_at = NULL, lease_expires = NULL WHERE id = ?", [item_id])
+        after = {**_state(row), "status": "escalated", "severity": row["severity"] + 1,
+                 "claimed_by": None, "lease_expires": None}
+    insert(con, "review_decisions", ("decision_id", "item_id", "verdict_id", "reviewer", "action", "corrected_output",
+                                     "reason", "tags", "decided_at", "thread_id"),
+           [d.decision_id, item_id, d.verdict_id, reviewer, act.value, output, reason, _j(tags), now, d.thread_id])
+    if act.label is not None:
+        insert(con, "labels", ("id", "label", "corrected_output", "reviewer", "decided_at", "source", "decision_id",
+                               "verdict_id", "policy", "confidence", "action"),
+               [item_id, act.label, output, reviewer, now, "review", d.decision_id, d.verdict_id, row["policy"],
+                row["confidence"], act.value])
+    _audit(con, now, reviewer, f"decide:{act.value}", item_id, _state(row),
+                {**after, "decision_id": d.decision_id, "reason": reason, "tags": tags,
+                 "corrected_output": output})
+    return _decision_dict(d)
+
+
+def _decision_dict(d: ReviewDecision) -> dict[str, Any]:
+    out = asdict(d)
+    out["action"] = d.action.value
+    return out
+
+
+def _decision(out: dict[str, Any]) -> ReviewDecision:
+    return ReviewDecision(**{**out, "action": Action(out["action"])})
 
 
 def link_thread(store: Store, item_id: str, thread_id: str, *, actor: str = "catalyst",

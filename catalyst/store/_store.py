@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import deque
@@ -11,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import duckdb
 import orjson
@@ -23,8 +24,12 @@ from catalyst.monitor.audit import audited
 from catalyst.records import SEVERITY, CheckResult, Decision, Interaction, Verdict
 from catalyst.store._connect import open_db
 from catalyst.store._journal import Journal, Row, Sealed, encode, journal_dir, read_orphans
+from catalyst.store._remote import OwnerGoneError, RemoteConnection, read_owner
+from catalyst.store._server import OwnerServer, local_server
 
 _EMPTY = "[]"
+#: attempts at one write transaction (conflicts with another writer; the owner leaving mid-write)
+WRITE_RETRIES = 5
 Pair = tuple[Interaction, Verdict]
 
 
@@ -59,9 +64,15 @@ class Store:
 
     def __init__(self, path: str | Path = "catalyst.duckdb", *, keep_open: bool = True,
                  buffer_rows: int = 5000, lock_timeout: float = 10.0, group_rows: int = 20_000,
-                 journal: bool = True) -> None:
+                 journal: bool = True, serve: bool | None = None) -> None:
         self.path = str(path)
         self.keep_open = keep_open
+        #: hold the file *and* serve it to other processes (the log's owner); default: when ``keep_open``
+        #: and ``CATALYST_LOG_SERVE`` is not ``0``
+        self.serve = (keep_open and os.environ.get("CATALYST_LOG_SERVE", "1") != "0") if serve is None else serve
+        self._server: OwnerServer | None = None
+        self._idle: dict[bool, list[RemoteConnection]] = {False: [], True: []}
+        self._via: OwnerServer | None = None  # the owner in this process whose cursor ``_con`` is
         self.buffer_rows = buffer_rows
         self.lock_timeout = lock_timeout
         self._con: duckdb.DuckDBPyConnection | None = None
@@ -83,18 +94,27 @@ class Store:
         """A migrated connection; held for the Store's life when ``keep_open``, else closed after use."""
         with self._lock:
             if self.keep_open:
-                if self._con is None:
+                if self._con is None or self._owner_left():
                     self._con = open_db(self.path, lock_timeout=self.lock_timeout)
+                    via = local_server(self.path) if self.path != ":memory:" else None
+                    self._via = via if via is not self._server else None
+                    self._maybe_serve()
                     self._replay(self._con)
                 yield self._con
                 return
-            con = open_db(self.path, read_only=read_only, lock_timeout=self.lock_timeout)
+            con = cast(duckdb.DuckDBPyConnection, self._idle[read_only].pop()) if self._idle[read_only] else \
+                open_db(self.path, read_only=read_only, lock_timeout=self.lock_timeout)
+            ok = False
             try:
                 if not read_only:
                     self._replay(con)
                 yield con
+                ok = True
             finally:
-                con.close()
+                if ok and isinstance(con, RemoteConnection) and not con.broken and len(self._idle[read_only]) < 4:
+                    self._idle[read_only].append(con)  # a session on the owner is kept for the next unit of work
+                else:
+                    con.close()
 
     def _replay(self, con: duckdb.DuckDBPyConnection) -> int:
         """Write what dead processes left in the journal (verdicts they returned but never flushed)."""
@@ -122,11 +142,42 @@ class Store:
                 self._writer.shutdown(wait=True)
                 self._writer = None
             with self._lock:
+                for con in self._idle[False] + self._idle[True]:
+                    con.close()
+                self._idle = {False: [], True: []}
+                if self._server is not None:  # other processes' open transactions roll back; they find the
+                    self._server.stop()       # file free (or the next owner) on their next call
+                    self._server = None
                 if self._con is not None:
                     self._con.close()
                     self._con = None
             if self._journal is not None and not self._buf:
                 self._journal.close()
+
+    def _owner_left(self) -> bool:
+        """The owner this Store went through (another process, or another Store of this one) has stopped."""
+        if getattr(self._con, "broken", False):
+            return True
+        if self._via is not None and self._via.stopping.is_set():
+            self._via = None
+            return True
+        return False
+
+    def _maybe_serve(self) -> None:
+        """Holding the file read-write: become its owner, so other processes go through this one."""
+        if (self.serve and self._server is None and self.path != ":memory:"
+                and isinstance(self._con, duckdb.DuckDBPyConnection) and local_server(self.path) is None):
+            self._server = OwnerServer(self._con, self.path).start()
+
+    @property
+    def shared(self) -> bool:
+        """Whether a log owner serves this file (connections then go through it)."""
+        return self.path != ":memory:" and (local_server(self.path) is not None or read_owner(self.path) is not None)
+
+    @property
+    def owner(self) -> OwnerServer | None:
+        """The server through which other processes use this log, when this Store is its owner."""
+        return self._server
 
     def __enter__(self) -> Store:
         return self
@@ -241,8 +292,7 @@ class Store:
             parts = [t for j in jobs for t in j.parts]
             if parts:
                 tables = parts[0] if len(parts) == 1 else _concat(parts)
-                with self.connect() as con:
-                    _write(con, tables)
+                self._write_tables(tables)
         except BaseException as e:
             restore = [row for j in jobs for row in (j.restore or ())]
             with self._buf_lock:
@@ -260,12 +310,43 @@ class Store:
             self.written += n
             j.fut.set_result(n)
 
+    def write_once(self, tables: dict[str, pa.Table], key: str, *, source: str | None = None) -> bool:
+        """Write one batch's tables (from ``to_arrow``) now, unless a batch with ``key`` is already in the log.
+
+        For work that may run twice — a task retried after its worker died, two runs over one input: the key
+        goes into ``log_batches`` in the same transaction. True when written now, False when it was there.
+        """
+        return self._write_tables(tables, (key, source))
+
+    def _write_tables(self, tables: dict[str, pa.Table], once: tuple[str, str | None] | None = None) -> bool:
+        """One transaction; retried when it conflicts with another writer, and when the owner it went through
+        left mid-write (then a new owner is found, and the batch is written only if it did not commit)."""
+        for attempt in range(WRITE_RETRIES):
+            try:
+                with self.connect() as con:
+                    if attempt and once is None and _committed(con, tables):
+                        return False
+                    return _write(con, tables) if once is None else _write(con, tables, once)
+            except OwnerGoneError:
+                if attempt == WRITE_RETRIES - 1:
+                    raise
+            except duckdb.TransactionException as e:
+                if "conflict" not in str(e).lower() or attempt == WRITE_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
     # -- reading -------------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
-        with self.connect(read_only=True) as con:
-            cur = con.execute(sql, params or [])
-            cols = [d[0] for d in cur.description]
-            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+        for attempt in range(3):  # a kept session on an owner that has since left: once more, via the next one
+            try:
+                with self.connect(read_only=True) as con:
+                    cur = con.execute(sql, params or [])
+                    cols = [d[0] for d in cur.description]
+                    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+            except OwnerGoneError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def verdicts(self, *, since: datetime | None = None, decision: Decision | str | None = None,
                  policy: str | None = None, limit: int | None = None,
@@ -286,16 +367,18 @@ class Store:
         sql += " ORDER BY created_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
         if as_ == "rows":
             return self.query(sql, params)
-        with self.connect(read_only=True) as con:
-            rel = con.sql(sql, params=params)
-            if as_ == "arrow":
-                return rel.to_arrow_table()
+        if as_ == "df":
             try:
                 import pandas  # noqa: F401
             except ImportError:
                 raise ConfigError("as_='df' needs pandas (`pip install pandas`); as_='arrow' needs nothing more") \
                     from None
-            return rel.df()
+        with self.connect(read_only=True) as con:
+            if isinstance(con, RemoteConnection):
+                table = con.arrow(sql, params)
+                return table if as_ == "arrow" else table.to_pandas()
+            rel = con.sql(sql, params=params)
+            return rel.to_arrow_table() if as_ == "arrow" else rel.df()
 
     def verdict(self, id: str) -> dict[str, Any] | None:
         """The latest verdict for an interaction id, with its interaction and check results."""
@@ -420,9 +503,25 @@ def _severity_boost(v: Verdict) -> int:
     return 1 if any(not c.passed for c in v.checks) else 0
 
 
-def _write(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
+def _committed(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> bool:
+    """Whether a batch is already in the log (its verdict ids are unique to it)."""
+    vids = tables["verdicts"].column("verdict_id")
+    if len(vids) == 0:
+        return False
+    found = con.execute("SELECT count(*) FROM verdicts WHERE verdict_id = ?", [vids[0].as_py()]).fetchone()
+    return bool(found and found[0])
+
+
+def _write(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table],
+           once: tuple[str, str | None] | None = None) -> bool:
     con.execute("BEGIN")
     try:
+        if once is not None:
+            fresh = con.execute("INSERT INTO log_batches VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING key",
+                                [once[0], datetime.now(UTC), tables["verdicts"].num_rows, once[1]]).fetchall()
+            if not fresh:
+                con.execute("ROLLBACK")
+                return False
         for name in ("verdicts", "interactions", "check_results"):
             con.register("_catalyst_buf", tables[name])
             con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _catalyst_buf")  # by name: migrations add columns
@@ -455,5 +554,7 @@ def _write(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
             con.unregister("_catalyst_buf")
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error, OwnerGoneError):
+            con.execute("ROLLBACK")
         raise
+    return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -31,7 +32,7 @@ from catalyst_checks.grounding.features import (
 from catalyst_checks.grounding.head import Head, load_heads
 from catalyst_checks.grounding.text import STOP, analyse, digit_numbers, number_mentions, stem
 
-__all__ = ["Grounding"]
+__all__ = ["Grounding", "other_language", "refusal", "unscorable"]
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 _NUMLIKE = re.compile(r"\d")
@@ -72,6 +73,10 @@ class Grounding(Check):
     strict_names: bool = Field(
         default=True, description="a claim with a capitalised name (not sentence-initial) found in neither the "
         "context nor the input fails outright (its score is capped at `strict_cap`)")
+    strict_relations: bool = Field(
+        default=True, description="a claim that restates one context sentence but contradicts it in place (a name "
+        "or number where the sentence has another, a negation added or dropped, an antonym, two names in swapped "
+        "places) fails outright (its score is capped at `strict_cap`)")
     strict_cap: float = Field(default=0.2, ge=0.0, le=1.0, description="score cap of a claim the strict rules fail")
 
     # -- scoring -----------------------------------------------------------------------------------
@@ -115,15 +120,16 @@ class Grounding(Check):
         passages = [p for p in ctx.context if p and p.strip()]
         if not passages:
             if self.on_empty == "pass":
-                return self.unscored("no context", passed=True)
+                return self.unscored("no context", mode=self.mode)
             res = self.unscored("no context", passed=False, claims=0, mode=self.mode)
             res.evidence.append(Evidence(
                 start=0, end=len(output),
                 reason="no context given: the answer cannot be grounded (set on_empty: pass to skip this check)"))
             return res
         index, claims, rows = self.featurize(output, ctx.context, ctx.input)
-        if not claims:
-            return self.unscored("the answer makes no claim to check", claims=0, mode=self.mode)
+        why = unscorable(output, passages, claims)
+        if why is not None:
+            return self.unscored(why, claims=len(claims), mode=self.mode)
         head = self._head()
         weights = np.array([c.weight for c in claims], dtype=np.float32)
         score = float(head.prob(aggregate(rows, weights)))
@@ -145,7 +151,8 @@ class Grounding(Check):
         given = set(analyse(input_text).tokens) if input_text and self.use_input else set()
         known = index.numbers | index.vocab | given | (digit_numbers(input_text) if given else set())
         fails = [bool((self.strict_numbers and digit_numbers(c.span.text) - known) or (
-                 self.strict_names and any(n not in index.vocab and n not in given for n in c.unit.names)))
+                 self.strict_names and any(n not in index.vocab and n not in given for n in c.unit.names)) or (
+                 self.strict_relations and c.relation is not None))
                  for c in claims]
         return known, fails
 
@@ -189,6 +196,68 @@ class Grounding(Check):
         return (bad + support)[: self.max_evidence]
 
 
+_REFUSAL = re.compile(
+    r"^\W*(?:(?:i'?m|i am)\s+(?:sorry|afraid|not\s+sure)|sorry|unfortunately|"
+    r"i\s+(?:do\s+not|don'?t|cannot|can'?t|could\s+not|couldn'?t|am\s+unable\s+to|'?m\s+unable\s+to)\s+"
+    r"(?:know|say|tell|answer|help|find|determine|provide|see)|"
+    r"(?:the|these|this|those)\s+(?:passages?|documents?|context|texts?|sources?|articles?)\s+(?:does|do|did)\s*"
+    r"(?:not|n't)\s+(?:say|mention|contain|specify|state|provide|include|tell)|"
+    r"there\s+is\s+no\s+(?:information|mention)|no\s+information|(?:it\s+is\s+)?not\s+(?:mentioned|stated|known)|"
+    r"(?:unknown|n/?a)\W*$)\b", re.IGNORECASE)
+
+
+def unscorable(output: str, passages: list[str], claims: list[Claim], *, language: bool = True) -> str | None:
+    """Why the answer cannot be grounded at all (a refusal, no checkable claim, another language), or None."""
+    if refusal(output):
+        return "the answer is a refusal or says the context does not tell: it makes no claim to ground"
+    if not any(c.unit.content or c.unit.numbers for c in claims):
+        return "the answer makes no checkable claim (no content word or number)"
+    if language and other_language(output, passages):
+        return ("the answer is written in another language or script than the context: lexical grounding cannot "
+                "compare them (an `entailment` model can)")
+    return None
+
+
+def refusal(output: str) -> bool:
+    """Is the answer only a refusal ("I don't know.", "The passage does not say.")? Short, and no number in it."""
+    text = output.strip()
+    return bool(text) and len(text) <= 200 and not _NUMLIKE.search(text) and _REFUSAL.match(text) is not None
+
+
+_LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+@lru_cache(maxsize=4096)  # passages repeat (RAG): their language is worked out once
+def _language(text: str) -> str | None:
+    """``nonlatin``, ``en`` (English stop words present), ``latin`` (Latin script without them), or None (too short)."""
+    letters = len(_LETTER.findall(text))
+    if letters < 8:
+        return None
+    if len(_LATIN.findall(text)) / letters < 0.5:
+        return "nonlatin"
+    words = [w.lower() for w in _WORD.findall(text)]
+    share = sum(1 for w in words if w in STOP) / max(1, len(words))
+    if share >= 0.08:
+        return "en"
+    return "latin" if len(words) >= 8 and share == 0 else None
+
+
+def other_language(output: str, passages: list[str]) -> bool:
+    """Is the answer in another script, or in another Latin-script language, than every context passage?"""
+    mine = _language(output)
+    if mine is None:
+        return False
+    theirs = {_language(p[:3000]) for p in passages}
+    if None in theirs or mine in theirs or (mine == "latin" and "latin" in theirs):
+        return False
+    if mine == "latin":  # no English stop word, but mostly the context's own words: a list or table, not French
+        words = {w for w in _WORD.findall(output) if w[0].islower()}  # not names or numbers: those cross languages
+        vocab = {w.lower() for p in passages for w in _WORD.findall(p[:3000])}
+        return bool(words) and len(words & vocab) < 0.3 * len(words)
+    return True
+
+
 def _why(c: Claim, index: ContextIndex, known_numbers: set[str]) -> str:
     """Name what the context lacks: numbers, names, then other content words."""
     numbers = [raw for raw, norm in number_mentions(c.span.text) if norm not in known_numbers]
@@ -199,7 +268,7 @@ def _why(c: Claim, index: ContextIndex, known_numbers: set[str]) -> str:
         if w.lower() in STOP or _NUMLIKE.search(w) or stem(w) in index.vocab:
             continue
         (names if w[0].isupper() and m.start() > 0 else words).append(w)
-    parts = []
+    parts = [c.relation] if c.relation else []
     if numbers:
         parts.append("numbers not in the context: " + ", ".join(dict.fromkeys(numbers)))
     if names:

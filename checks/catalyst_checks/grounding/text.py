@@ -13,9 +13,11 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from catalyst_checks.grounding.lexicon import FRAME_WORDS, canonical
+
 __all__ = [
-    "Span", "TextUnit", "analyse", "claims", "digit_numbers", "entity_mentions", "number_mentions", "sentences",
-    "windows",
+    "Span", "TextUnit", "analyse", "claims", "digit_numbers", "entity_mentions", "number_mentions",
+    "sentence_initial", "sentences", "windows",
 ]
 
 _ABBREV = {
@@ -24,9 +26,12 @@ _ABBREV = {
     "nov", "dec", "gen", "col", "lt", "sgt", "capt", "gov", "sen", "rep", "rev", "approx", "dept", "est", "al",
 }
 # candidate sentence ends: terminal punctuation (+ closing quotes/brackets) then space, CJK full stops, newlines
-_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|$)|[。！？]+[」』）]*|\n\s*\n|\n")
+# (also "roles.Neha Sharma" / "City.101 Park": sentences glued without a space, as scraped knowledge often is)
+_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|$)|(?<=[a-z)\]])\.(?=[A-Z0-9])|[。！？]+[」』）]*|\n\s*\n|\n")
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
-_NUM = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,:/]\d+)*(?:st|nd|rd|th|s)?(?![\w])")
+# digit-written numbers; also as tokenised corpora write them ("235, 000", "98. 7 per cent")
+_NUM = re.compile(r"(?<![\w.])[-+]?\d+(?:(?:[.,:/]|,\s(?=\d{3}(?!\d))|\.\s(?=\d+\s?(?:per\b|%)))\d+)*"
+                  r"(?:st|nd|rd|th|s)?(?![\w])")
 _CLAUSE = re.compile(r";\s+|,\s+(?:and|but|while|whereas|although|though|which|who)\s+|\s+(?:but|however)\s+")
 
 STOP = frozenset("""
@@ -68,15 +73,27 @@ class Span:
 
 @lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
-    """A crude, fast stem: lower case, a common suffix off, at most 7 characters (publish/published/publishing)."""
+    """A crude, fast stem: lower case, a common suffix off, at most 7 characters (publish/published/publishing);
+    irregular forms and listed synonyms map to one canonical word first (built/constructed -> build)."""
     w = word.lower().replace("’", "'")
     if w.endswith("'s"):
         w = w[:-2]
+    c = canonical(w)
+    if c is not None:
+        return _strip(c)[:7]
+    s = _strip(w)
+    if s != w:  # a regular inflection of a listed word: "purchased" -> "purchas(e)" -> "buy"
+        c = canonical(s) or canonical(s + "e")
+        if c is not None:
+            return _strip(c)[:7]
+    return s[:7]
+
+
+def _strip(w: str) -> str:
     for suf in _SUFFIXES:
         if len(w) > len(suf) + 3 and w.endswith(suf):
-            w = w[: -len(suf)]
-            break
-    return w[:7]
+            return w[: -len(suf)]
+    return w
 
 
 def sentences(text: str, offset: int = 0) -> list[Span]:
@@ -159,7 +176,7 @@ def _norm_number(tok: str) -> str:
             t = t[:-2]
     if t.endswith("s") and t[:-1].isdigit():  # 1990s
         t = t[:-1]
-    return t.replace(",", "")
+    return t.replace(",", "").replace(" ", "")
 
 
 def digit_numbers(text: str) -> set[str]:
@@ -185,7 +202,7 @@ def analyse(text: str) -> TextUnit:
         tokens.append(st)
         if low in NEGATIONS or low.endswith("n't"):
             negated = True
-        if low not in STOP and not low.isdigit() and low not in _NUMBER_WORDS:
+        if low not in STOP and low not in FRAME_WORDS and not low.isdigit() and low not in _NUMBER_WORDS:
             content.append(st)
         # a name: capitalised, not sentence-initial, not a stop word
         if w[0].isupper() and low not in STOP and not _sentence_initial(text, pos):
@@ -211,6 +228,8 @@ def _sentence_initial(text: str, pos: int) -> bool:
     last = re.split(r"[^\w.]", last)[-1]
     return not (last in _ABBREV or (len(last) == 1 and last.isalpha()) or re.fullmatch(r"(?:\w\.)+\w", last))
 
+
+sentence_initial = _sentence_initial
 
 _BREAK = re.compile(r"[,;!?()\[\]\"“”:\n]")
 _CONNECT = frozenset(["of", "the", "and", "a", "an", "to", "in", "on", "for", "de", "von", "van", "la", "le"])
