@@ -30,6 +30,7 @@ from catalyst.store import open_db
 
 CHEAP3 = """
 name: cheap3
+on_unverified: accept   # rules only, no evidence check: an answer no rule flags is accepted (as before m050)
 checks:
   - non_empty: {}
     on_fail: block
@@ -84,14 +85,17 @@ def naive(path: Path, db: Path, limit: int, policy: str) -> tuple[float, float, 
     n = 0
     for rec in read_records(path):
         verdict = v.graph.invoke({"items": engine.make_items([rec])})["verdicts"][0]
-        con.execute("INSERT INTO verdicts VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
+        con.execute("INSERT INTO verdicts (verdict_id, id, created_at, policy, decision, confidence, attempts, "
+                    "reasons, output, segment, ms) VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
                     [f"n{n}", verdict.id, verdict.policy, verdict.decision.value, verdict.confidence,
                      verdict.attempts, orjson.dumps(verdict.reasons).decode(), None, "{}", verdict.ms])
-        con.execute("INSERT INTO interactions VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?, ?)",
+        con.execute("INSERT INTO interactions (verdict_id, id, created_at, input, output, context, samples, logprobs, "
+                    "metadata, label) VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?, ?)",
                     [f"n{n}", rec.id, orjson.dumps(rec.input).decode(), rec.output,
                      orjson.dumps(rec.context).decode(), "[]", None, orjson.dumps(rec.metadata).decode(), rec.label])
         for c in verdict.checks:
-            con.execute("INSERT INTO check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            con.execute("INSERT INTO check_results (verdict_id, id, name, score, passed, ms, error, evidence, details) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [f"n{n}", verdict.id, c.name, c.score, c.passed, c.ms, c.error, "[]", "{}"])
         n += 1
         if n >= limit:

@@ -30,7 +30,8 @@ is written. approve/reject/correct are *final*: the item is closed, a row goes t
 and a **label** to ``labels``; ``escalate`` keeps the item open with its severity raised.
 
 **The waiting flow.** When the answer came from ``Validator.validate(x, thread_id=...)`` (a durable
-checkpointer), the item carries that ``thread_id``. A queue built with ``validator=`` resumes the flow
+checkpointer), the item carries that ``thread_id``, written in the same transaction as the item (a decision
+can never see the item without it). A queue built with ``validator=`` resumes the flow
 right after a final decision is committed (``Validator.resume``: the final verdict, and the corrected
 answer, are logged and passed to the validator's ``on_verdict``); ``resume_decided(validator)`` resumes
 any decided threads that are still waiting (e.g. decided from the terminal UI, which has no policy).
