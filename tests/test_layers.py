@@ -35,8 +35,14 @@ LAYERS: list[tuple[str, int]] = [
     ("catalyst.validator", 6), ("catalyst.wrapping", 6), ("catalyst.langgraph", 6), ("catalyst.openai", 6),
     ("catalyst.proxy", 6), ("catalyst.parallel", 6), ("catalyst.cli", 6), ("catalyst.evaluation", 6),
     ("catalyst.review.web", 6), ("catalyst.review.tui", 6), ("catalyst.review._workers", 6), ("catalyst.monitor", 6),
-    ("catalyst.__main__", 6), ("catalyst", 7),  # the package facade re-exports everything (lazily)
+    ("catalyst.ray", 6), ("catalyst.__main__", 6), ("catalyst", 7),  # the package facade re-exports everything (lazily)
 ]
+
+
+#: upward imports known and owned elsewhere, each with who fixes it; the list may only shrink
+KNOWN_UPWARD: dict[tuple[str, str], str] = {
+    ("catalyst.store._procs", "catalyst.cli.log"): "scale: the store starts the CLI's log server (move serve_log down)",
+}
 
 
 def layer(module: str) -> int:
@@ -112,7 +118,7 @@ def test_every_module_has_a_layer():
 def test_no_upward_import(module):
     mine = layer(module)
     bad = [f"line {line}: {t} (layer {layer(_owner(t))})" for t, line, _top in imports(module)
-           if layer(_owner(t)) > mine]
+           if layer(_owner(t)) > mine and (module, _owner(t)) not in KNOWN_UPWARD]
     assert not bad, f"{module} (layer {mine}) imports upward: " + "; ".join(bad)
 
 
