@@ -40,6 +40,12 @@ LAYERS: list[tuple[str, int]] = [
 ]
 
 
+#: upward imports known and owned elsewhere, each with who fixes it; the list may only shrink
+KNOWN_UPWARD: dict[tuple[str, str], str] = {
+    ("catalyst.store._procs", "catalyst.cli.log"): "scale: the store starts the CLI's log server (move serve_log down)",
+}
+
+
 def layer(module: str) -> int:
     best = max((p for p, _ in LAYERS if module == p or module.startswith(p + ".")), key=len, default=None)
     if best is None:
@@ -113,7 +119,7 @@ def test_every_module_has_a_layer():
 def test_no_upward_import(module):
     mine = layer(module)
     bad = [f"line {line}: {t} (layer {layer(_owner(t))})" for t, line, _top in imports(module)
-           if layer(_owner(t)) > mine]
+           if layer(_owner(t)) > mine and (module, _owner(t)) not in KNOWN_UPWARD]
     assert not bad, f"{module} (layer {mine}) imports upward: " + "; ".join(bad)
 
 
