@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+from _webhook import Receiver
 from typer.testing import CliRunner
 
 from catalyst.cli import app
@@ -19,27 +18,6 @@ from catalyst.policy import loads_policy
 from catalyst.store import open_db
 
 END = datetime(2026, 11, 30, tzinfo=UTC)
-
-
-class Receiver:
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        self.got = threading.Event()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.bodies.append(orjson.loads(self.rfile.read(int(self.headers["content-length"]))))
-                self.send_response(200)
-                self.end_headers()
-                outer.got.set()
-
-            def log_message(self, *a: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 @pytest.fixture
@@ -77,10 +55,10 @@ alerts:
     state = dict(con.execute("SELECT rule, firing FROM monitor_alert_state").fetchall())
     assert state == {"flags": False, "conf-drift": False}
     notifier.close()
-    assert {b["event"] for b in receiver.bodies} == {"alert", "recovered"}
-    assert any(b["data"]["rule"] == "flags" and b["data"]["value"] > 0.5 for b in receiver.bodies)
-    receiver.server.shutdown()
-    receiver.server.server_close()
+    bodies = [orjson.loads(b) for b in receiver.bodies]
+    assert {b["event"] for b in bodies} == {"alert", "recovered"}
+    assert any(b["data"]["rule"] == "flags" and b["data"]["value"] > 0.5 for b in bodies)
+    receiver.close()
     con.close()
 
 
