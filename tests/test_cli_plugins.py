@@ -24,6 +24,12 @@ def no_refunds(ctx, max_mentions: int = 0, words: list[str] = ["refund"]):
     """Answers must not promise refunds."""
     text = ctx.output.lower()
     return sum(text.count(w) for w in words) <= max_mentions
+
+
+@catalyst.check(evidence=True)
+def sounds_sure(ctx):
+    """A toy evidence signal (confidence comes from evidence checks only, so eval and tune need one)."""
+    return 0.2 if "refund" in ctx.output.lower() else 0.9
 '''
 
 
@@ -42,6 +48,8 @@ def project(tmp_path):
                                           "  - no_refunds: {max_mentions: 0}\n    on_fail: block\n")
     (pol / "bare.yaml").write_text("name: bare\nchecks:\n  - non_empty\n  - no_refunds: {words: [refund, money back]}\n"
                                    "    on_fail: block\n")
+    (pol / "scored.yaml").write_text("name: scored\nchecks:\n  - non_empty\n  - no_refunds: {words: [refund]}\n"
+                                     "  - sounds_sure\n")
     work = tmp_path / "work"
     work.mkdir()
     rows = [{"id": f"r{i}", "output": "We refund you." if i % 2 else "Thanks for asking.",
@@ -76,10 +84,10 @@ def test_import_after_the_command_with_a_file_path(project):
 
 def test_eval_and_tune_take_import_too(project):
     _, pol, work = project
-    ev = run("eval", str(work / "in.jsonl"), "--policy", str(pol / "bare.yaml"), "--import", "mychecks", cwd=pol)
+    ev = run("eval", str(work / "in.jsonl"), "--policy", str(pol / "scored.yaml"), "--import", "mychecks", cwd=pol)
     assert ev.returncode == 0, ev.stderr
-    assert "no_refunds" in ev.stdout
-    tu = run("tune", "--policy", str(pol / "bare.yaml"), "--data", str(work / "in.jsonl"), "--review-budget", "0.2",
+    assert "no_refunds" in ev.stdout and "sounds_sure" in ev.stdout
+    tu = run("tune", "--policy", str(pol / "scored.yaml"), "--data", str(work / "in.jsonl"), "--review-budget", "0.2",
              "--import", "mychecks", cwd=pol)
     assert tu.returncode == 0, tu.stderr
 

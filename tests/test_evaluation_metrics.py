@@ -130,9 +130,12 @@ def test_evaluate_bad_input():
     with pytest.raises(SingleClassError):
         evaluate(from_columns(np.ones(200), conf))
     bad = conf.copy()
-    bad[5] = np.nan
+    bad[5] = 1.5
     with pytest.raises(InvalidScoresError, match="row 5"):
         evaluate(from_columns(y, bad))
+    bad[5] = np.nan  # no confidence: an answer no evidence check could score, reported apart (not an error)
+    r = evaluate(from_columns(y, bad))
+    assert r["n_verified"] == 199 and r["unverified"]["n"] == 1
     with pytest.raises(InvalidScoresError, match="no `confidence`"):
         evaluate(from_columns(y))
     with pytest.raises(TypeError, match="unknown evaluate options"):

@@ -9,7 +9,7 @@ from _notebooks import run_notebook
 @pytest.mark.slow
 def test_wrap_a_model_notebook_executes(tmp_path):
     out, _ = run_notebook("01_wrap_a_model.ipynb", tmp_path, timeout=60)
-    assert "accept 0.79 | The Eiffel Tower was completed in 1889" in out
+    assert "accept 0.76 | The Eiffel Tower was completed in 1889" in out
     assert "accept after 2 attempts | Canberra is the capital of Australia. | evidence: none" in out
     assert "blocked: blocked by dangerous: denied: 'napalm'" in out
     assert "content_filter | [catalyst] This answer was withheld" in out
